@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qunhq/qun/internal/strictyaml"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitBadInput = 2
+)
+
+// errBadInput marks errors caused by the user's input.
+var errBadInput = errors.New("bad input")
+
+// badInput wraps an error so that it maps to exit code 2.
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
+}
+
+// Main runs the qun command line and returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	msg := err.Error()
+	if errors.Is(err, errBadInput) {
+		msg = strings.TrimPrefix(msg, errBadInput.Error()+": ")
+	}
+	fmt.Fprintln(stderr, "qun: "+strings.ReplaceAll(msg, "\n", "\nqun: "))
+	if errors.Is(err, errBadInput) || errors.Is(err, strictyaml.ErrInvalid) || isUsage(err) {
+		return ExitBadInput
+	}
+	return ExitFailure
+}
+
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "qun",
+		Short: "Qun (群): one control plane for many accelerators",
+		Long: `Qun makes a pool of thousands of accelerators, of one or several vendors,
+behave like one reliable computer: topology from chip to spine, fair queues,
+gang placement driven by each job's communication, and a simulator that runs
+the same scheduler on real traces.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.AddCommand(newPoolCmd(), newJobCmd())
+	return root
+}
+
+// output is the -o flag shared by commands that print results.
+type output struct{ format string }
+
+func (o *output) register(c *cobra.Command) {
+	c.Flags().StringVarP(&o.format, "output", "o", "table", "output format: table or json")
+}
+
+func (o *output) check() error {
+	if o.format != "table" && o.format != "json" {
+		return usageError{fmt.Errorf("--output %q is not a format (allowed: table, json)", o.format)}
+	}
+	return nil
+}
+
+func (o *output) json() bool { return o.format == "json" }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
