@@ -24,15 +24,15 @@ func TestAscend910RingRule(t *testing.T) {
 		devices []int
 		ok      bool
 	}{
-		"one chip":                 {[]int{5}, true},
-		"two in one ring":          {[]int{0, 3}, true},
-		"two across rings":         {[]int{3, 4}, false},
-		"four in one ring":         {[]int{4, 5, 6, 7}, true},
-		"four across rings":        {[]int{0, 1, 4, 5}, false},
-		"eight":                    {[]int{0, 1, 2, 3, 4, 5, 6, 7}, true},
-		"three is not allowed":     {[]int{0, 1, 2}, false},
-		"six is not allowed":       {[]int{0, 1, 2, 3, 4, 5}, false},
-		"two hosts are never one":  {nil, false},
+		"one chip":                {[]int{5}, true},
+		"two in one ring":         {[]int{0, 3}, true},
+		"two across rings":        {[]int{3, 4}, false},
+		"four in one ring":        {[]int{4, 5, 6, 7}, true},
+		"four across rings":       {[]int{0, 1, 4, 5}, false},
+		"eight":                   {[]int{0, 1, 2, 3, 4, 5, 6, 7}, true},
+		"three is not allowed":    {[]int{0, 1, 2}, false},
+		"six is not allowed":      {[]int{0, 1, 2, 3, 4, 5}, false},
+		"two hosts are never one": {nil, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -58,15 +58,15 @@ func TestA3ModuleRule(t *testing.T) {
 		devices []int
 		ok      bool
 	}{
-		"one die":                       {[]int{7}, true},
-		"two dies of one module":        {[]int{2, 3}, true},
-		"two dies of two modules":       {[]int{1, 2}, false},
-		"four as two whole modules":     {[]int{0, 1, 6, 7}, true},
-		"four splitting modules":        {[]int{0, 1, 2, 4}, false},
-		"sixteen":                       {[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, true},
-		"three is odd and over one":     {[]int{0, 1, 2}, false},
-		"six as three whole modules":    {[]int{4, 5, 8, 9, 14, 15}, true},
-		"six with a broken module":      {[]int{4, 5, 8, 9, 14, 13}, false},
+		"one die":                    {[]int{7}, true},
+		"two dies of one module":     {[]int{2, 3}, true},
+		"two dies of two modules":    {[]int{1, 2}, false},
+		"four as two whole modules":  {[]int{0, 1, 6, 7}, true},
+		"four splitting modules":     {[]int{0, 1, 2, 4}, false},
+		"sixteen":                    {[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, true},
+		"three is odd and over one":  {[]int{0, 1, 2}, false},
+		"six as three whole modules": {[]int{4, 5, 8, 9, 14, 15}, true},
+		"six with a broken module":   {[]int{4, 5, 8, 9, 14, 13}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -25,11 +25,11 @@ type Level struct {
 	Name string `json:"name"`
 	// Host marks the level whose domains are machines (agents, CPU, memory).
 	Host             bool      `json:"host,omitempty"`
-	BandwidthGBps    float64   `json:"bandwidth_gbps"`           // per chip, one direction
-	LatencyUs        float64   `json:"latency_us"`               // one hop
-	Oversubscription float64   `json:"oversubscription"`         // >= 1
-	Shape            ShapeRule `json:"shape,omitempty"`          // how one rank may sit in a domain
-	DomainSize       int       `json:"domain_size,omitempty"`    // chips per domain when all are equal, else 0
+	BandwidthGBps    float64   `json:"bandwidth_gbps"`        // per chip, one direction
+	LatencyUs        float64   `json:"latency_us"`            // one hop
+	Oversubscription float64   `json:"oversubscription"`      // >= 1
+	Shape            ShapeRule `json:"shape,omitempty"`       // how one rank may sit in a domain
+	DomainSize       int       `json:"domain_size,omitempty"` // chips per domain when all are equal, else 0
 }
 
 // ShapeRule restricts how one rank's chips sit inside the domains of a level.
