@@ -80,7 +80,7 @@ func got(s *State, d DomainID) naiveAgg {
 	a := naiveAgg{FreeChips: s.FreeChips(d), FullChildren: s.FullChildren(d), LargestBlock: s.LargestFreeBlock(d),
 		FreeMilli: s.FreeMilli(d), PowerMW: s.agg[d].powerMW, FreeCPU: s.FreeCPU(d), FreeMem: s.FreeMemory(d),
 		KindFree: map[KindID][2]int64{}}
-	for k, _ := range s.t.DomainKinds(d) {
+	for k := range s.t.DomainKinds(d) {
 		a.KindFree[k] = [2]int64{int64(s.FreeChipsOfKind(d, k)), s.FreeMilliOfKind(d, k)}
 	}
 	return a
