@@ -18,7 +18,7 @@ func newPoolCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show FILE",
 		Short: "Show a pool's tree with totals per level and chip kind",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
 				return err

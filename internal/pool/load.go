@@ -55,6 +55,7 @@ type DomainSpec struct {
 	Level string `yaml:"level"`
 
 	CPUMilli     int64        `yaml:"cpuMilli"`
+	MaxRanks     int          `yaml:"maxRanks"` // most ranks a host runs at once; 0: no limit
 	MemoryMiB    int64        `yaml:"memoryMiB"`
 	PowerBudgetW float64      `yaml:"powerBudgetW"`
 	Chips        *ChipsSpec   `yaml:"chips"`
@@ -294,7 +295,7 @@ func (b *builder) domain(spec *DomainSpec, field string, parent DomainID, parent
 	}
 	if lvl == b.hostLevel {
 		di.host = id
-		di.cpuMilli, di.memoryMiB = spec.CPUMilli, spec.MemoryMiB
+		di.cpuMilli, di.memoryMiB, di.maxRanks = spec.CPUMilli, spec.MemoryMiB, int32(spec.MaxRanks)
 	}
 	di.powerBudgetMW = int64(spec.PowerBudgetW * 1000)
 	t.doms = append(t.doms, di)
@@ -391,8 +392,11 @@ func (b *builder) checkDomain(spec *DomainSpec, field string, lvl int) {
 			b.errf(field+".chips.count", "%d is out of range (1 to %d)", spec.Chips.Count, MaxChipsPerLeaf)
 		}
 	}
-	if lvl != b.hostLevel && (spec.CPUMilli != 0 || spec.MemoryMiB != 0) {
-		b.errf(field, "cpuMilli and memoryMiB belong to hosts (level %q), not to a %s", b.f.Levels[b.hostLevel].Name, lname)
+	if lvl != b.hostLevel && (spec.CPUMilli != 0 || spec.MemoryMiB != 0 || spec.MaxRanks != 0) {
+		b.errf(field, "cpuMilli, memoryMiB and maxRanks belong to hosts (level %q), not to a %s", b.f.Levels[b.hostLevel].Name, lname)
+	}
+	if spec.MaxRanks < 0 || spec.MaxRanks > 1<<20 {
+		b.errf(field+".maxRanks", "%d is out of range (0 for no limit, up to %d)", spec.MaxRanks, 1<<20)
 	}
 	if spec.CPUMilli < 0 || spec.CPUMilli > 1<<40 {
 		b.errf(field+".cpuMilli", "%d is out of range (0 to %d)", spec.CPUMilli, int64(1)<<40)

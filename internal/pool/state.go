@@ -24,7 +24,8 @@ type Grant struct {
 	Milli int32
 }
 
-// Claim is what one rank (or several ranks on one host) takes from a host.
+// Claim is what one rank takes from its host: chips or shares of chips, CPU
+// and memory. Each claim counts as one rank against the host's MaxRanks.
 type Claim struct {
 	Host      DomainID
 	CPUMilli  int64
@@ -40,6 +41,7 @@ type domAgg struct {
 	powerMW      int64 // committed power in milliwatts
 	freeCPU      int64 // sum over hosts at or below
 	freeMem      int64
+	ranks        int32 // ranks running (hosts only)
 }
 
 type kindAgg struct {
@@ -149,6 +151,9 @@ func (s *State) CommittedPowerW(d DomainID) float64 { return float64(s.agg[d].po
 // FreeCPU returns the free CPU thousandths summed over the hosts below d.
 func (s *State) FreeCPU(d DomainID) int64 { return s.agg[d].freeCPU }
 
+// Ranks returns the ranks running on host h.
+func (s *State) Ranks(h DomainID) int { return int(s.agg[h].ranks) }
+
 // FreeMemory returns the free memory in MiB summed over the hosts below d.
 func (s *State) FreeMemory(d DomainID) int64 { return s.agg[d].freeMem }
 
@@ -191,6 +196,7 @@ func (s *State) CanAllocate(claims ...Claim) error {
 type hostUse struct {
 	host     DomainID
 	cpu, mem int64
+	ranks    int32
 }
 
 type normalised struct {
@@ -213,7 +219,7 @@ func (s *State) normalise(claims []Claim) (normalised, error) {
 		if c.CPUMilli < 0 || c.MemoryMiB < 0 {
 			return n, fmt.Errorf("%w: claim %d: negative CPU or memory", ErrBadClaim, i)
 		}
-		n.hosts = append(n.hosts, hostUse{c.Host, c.CPUMilli, c.MemoryMiB})
+		n.hosts = append(n.hosts, hostUse{c.Host, c.CPUMilli, c.MemoryMiB, 1})
 		for _, g := range c.Grants {
 			if g.Chip < 0 || int(g.Chip) >= len(t.chips) {
 				return n, fmt.Errorf("%w: claim %d: chip %d does not exist", ErrBadClaim, i, g.Chip)
@@ -246,6 +252,7 @@ func (s *State) normalise(claims []Claim) (normalised, error) {
 			if len(hs) > 0 && hs[len(hs)-1].host == h.host {
 				hs[len(hs)-1].cpu += h.cpu
 				hs[len(hs)-1].mem += h.mem
+				hs[len(hs)-1].ranks += h.ranks
 				continue
 			}
 			hs = append(hs, h)
@@ -272,6 +279,12 @@ func (s *State) check(n normalised, sign int) error {
 		if sign > 0 && (h.cpu > a.freeCPU || h.mem > a.freeMem) {
 			return fmt.Errorf("%w: host %s has %d CPU thousandths and %d MiB free, %d and %d requested",
 				ErrInsufficient, t.Path(h.host), a.freeCPU, a.freeMem, h.cpu, h.mem)
+		}
+		if sign > 0 && d.maxRanks > 0 && a.ranks+h.ranks > d.maxRanks {
+			return fmt.Errorf("%w: host %s runs %d of its %d ranks, %d more requested", ErrInsufficient, t.Path(h.host), a.ranks, d.maxRanks, h.ranks)
+		}
+		if sign < 0 && h.ranks > a.ranks {
+			return fmt.Errorf("%w: host %s runs %d ranks, %d released", ErrNotAllocated, t.Path(h.host), a.ranks, h.ranks)
 		}
 		if sign < 0 && (h.cpu > d.cpuMilli-a.freeCPU || h.mem > d.memoryMiB-a.freeMem) {
 			return fmt.Errorf("%w: host %s has %d CPU thousandths and %d MiB allocated, %d and %d released",
@@ -301,6 +314,7 @@ func (s *State) check(n normalised, sign int) error {
 func (s *State) apply(n normalised, sign int) {
 	t := s.t
 	for _, h := range n.hosts {
+		s.agg[h.host].ranks += int32(sign) * h.ranks
 		dc, dm := -int64(sign)*h.cpu, -int64(sign)*h.mem
 		for d := h.host; d != NoDomain; d = t.doms[d].parent {
 			s.agg[d].freeCPU += dc

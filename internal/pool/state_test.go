@@ -12,13 +12,17 @@ import (
 type naiveAgg struct {
 	FreeChips, FullChildren, LargestBlock int
 	FreeMilli, PowerMW, FreeCPU, FreeMem  int64
+	Ranks                                 int
 	KindFree                              map[KindID][2]int64
 }
 
-func naive(s *State, hostCPU, hostMem map[DomainID]int64, d DomainID) naiveAgg {
+func naive(s *State, hostCPU, hostMem map[DomainID]int64, hostRanks map[DomainID]int, d DomainID) naiveAgg {
 	t := s.t
 	lo, hi := t.ChipRange(d)
 	a := naiveAgg{KindFree: map[KindID][2]int64{}}
+	if t.HostOf(d) == d {
+		a.Ranks = hostRanks[d]
+	}
 	for c := lo; c < hi; c++ {
 		f := int64(s.chipFree[c])
 		k := t.chips[c].kind
@@ -80,6 +84,9 @@ func got(s *State, d DomainID) naiveAgg {
 	a := naiveAgg{FreeChips: s.FreeChips(d), FullChildren: s.FullChildren(d), LargestBlock: s.LargestFreeBlock(d),
 		FreeMilli: s.FreeMilli(d), PowerMW: s.agg[d].powerMW, FreeCPU: s.FreeCPU(d), FreeMem: s.FreeMemory(d),
 		KindFree: map[KindID][2]int64{}}
+	if s.t.HostOf(d) == d {
+		a.Ranks = s.Ranks(d)
+	}
 	for k := range s.t.DomainKinds(d) {
 		a.KindFree[k] = [2]int64{int64(s.FreeChipsOfKind(d, k)), s.FreeMilliOfKind(d, k)}
 	}
@@ -96,7 +103,7 @@ func TestAggregatesMatchNaiveRecount(t *testing.T) {
 			topo := mustLoad(t, "../../examples/pools/"+name)
 			s := NewState(topo)
 			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			hostCPU, hostMem := map[DomainID]int64{}, map[DomainID]int64{}
+			hostCPU, hostMem, hostRanks := map[DomainID]int64{}, map[DomainID]int64{}, map[DomainID]int{}
 			var live [][]Claim
 			steps := 300
 			if testing.Short() {
@@ -111,6 +118,7 @@ func TestAggregatesMatchNaiveRecount(t *testing.T) {
 					for _, c := range live[j] {
 						hostCPU[c.Host] -= c.CPUMilli
 						hostMem[c.Host] -= c.MemoryMiB
+						hostRanks[c.Host]--
 					}
 					live = append(live[:j], live[j+1:]...)
 				} else {
@@ -122,6 +130,7 @@ func TestAggregatesMatchNaiveRecount(t *testing.T) {
 						for _, c := range claims {
 							hostCPU[c.Host] += c.CPUMilli
 							hostMem[c.Host] += c.MemoryMiB
+							hostRanks[c.Host]++
 						}
 					case errors.Is(err, ErrInsufficient), errors.Is(err, ErrPowerBudget):
 					default:
@@ -129,7 +138,7 @@ func TestAggregatesMatchNaiveRecount(t *testing.T) {
 					}
 				}
 				for d := 0; d < topo.NumDomains(); d++ {
-					want := naive(s, hostCPU, hostMem, DomainID(d))
+					want := naive(s, hostCPU, hostMem, hostRanks, DomainID(d))
 					if diff := cmp.Diff(want, got(s, DomainID(d))); diff != "" {
 						t.Fatalf("step %d, domain %s (-naive +aggregate):\n%s", step, topo.Path(DomainID(d)), diff)
 					}
@@ -276,5 +285,31 @@ func BenchmarkAllocate8192(b *testing.B) {
 		if err := s.Release(claims...); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMaxRanks(t *testing.T) {
+	data := []byte(`apiVersion: qun/v1
+kind: Pool
+name: pods
+levels:
+  - {name: node, host: true, bandwidthGBps: 450, latencyUs: 1}
+root: {level: node, name: n, maxRanks: 2, cpuMilli: 8000, memoryMiB: 1024, chips: {kind: H100, count: 1}}
+`)
+	topo, err := Load("pods.yaml", data, DefaultCatalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewState(topo)
+	h := topo.Hosts()[0]
+	pod := Claim{Host: h, CPUMilli: 1000, Grants: []Grant{{0, 100}}}
+	if err := s.Allocate(pod, pod); err != nil {
+		t.Fatalf("two ranks on a 2-rank host: %v", err)
+	}
+	if err := s.Allocate(Claim{Host: h, CPUMilli: 1}); !errors.Is(err, ErrInsufficient) {
+		t.Fatalf("third rank: err = %v, want ErrInsufficient", err)
+	}
+	if err := s.Release(pod); err != nil || s.Ranks(h) != 1 {
+		t.Fatalf("release: %v, ranks = %d", err, s.Ranks(h))
 	}
 }

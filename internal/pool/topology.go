@@ -64,6 +64,7 @@ type domInfo struct {
 	leaf           bool // chips sit directly in this domain
 	cpuMilli       int64
 	memoryMiB      int64
+	maxRanks       int32 // hosts only; 0: no limit
 	powerBudgetMW  int64 // 0: no budget; else milliwatts
 	kindLo, kindHi int32 // kinds in this subtree: Topology.kinds[kindLo:kindHi]
 }
@@ -135,6 +136,9 @@ func (t *Topology) HostOf(d DomainID) DomainID { return t.doms[d].host }
 // CPUMilli and MemoryMiB return a host's capacity (0 for other domains).
 func (t *Topology) CPUMilli(d DomainID) int64  { return t.doms[d].cpuMilli }
 func (t *Topology) MemoryMiB(d DomainID) int64 { return t.doms[d].memoryMiB }
+
+// MaxRanks returns the most ranks host d runs at once, 0 for no limit.
+func (t *Topology) MaxRanks(d DomainID) int { return int(t.doms[d].maxRanks) }
 
 // PowerBudgetW returns d's power budget in watts, 0 when it has none.
 func (t *Topology) PowerBudgetW(d DomainID) float64 { return float64(t.doms[d].powerBudgetMW) / 1000 }

@@ -1,0 +1,33 @@
+// Package sched decides which jobs run next and where. It is a pure
+// function of its inputs: Schedule(snapshot, now, rng, profile) returns a
+// plan and an explanation, reading no clock, doing no I/O and drawing no
+// global randomness, so that the server and the simulator run exactly the same
+// code and every run can be replayed.
+//
+// # Stages
+//
+// A scheduling cycle runs typed stages, each a small interface that plugins
+// implement only where they need to:
+//
+//	QueueSort  → orders pending jobs (priority, fair share, submission time)
+//	Admit      → may the job be considered now (quota, borrowing limits)
+//	HostFilter → can this host take one rank of the job
+//	HostScore  → how good is this host for one rank (higher is better)
+//	Place      → choose chips for the whole gang, all ranks or none
+//
+// Outcomes are *Status values (nil is success) whose Code says what happens
+// next: try again later, never schedulable as specified, or an internal error.
+// Every rejection and score is recorded in an Explanation keyed by plugin and
+// reason, which is what `qun job explain` shows.
+//
+// # Plans
+//
+// Schedule never changes the snapshot. It returns a Plan of placements and
+// evictions; a plan applier re-checks the plan against the newest state and
+// commits it whole or not at all.
+//
+// # Caveats
+//
+// Plugins may keep per-cycle data in CycleState but must not keep state
+// between cycles: a plugin instance is shared by every cycle of a profile.
+package sched

@@ -1,0 +1,106 @@
+package sched
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/qunhq/qun/internal/pool"
+)
+
+// Plugin is implemented by every plugin.
+type Plugin interface {
+	Name() string
+}
+
+// QueueSort orders pending jobs: Less reports whether a runs before b.
+type QueueSort interface {
+	Plugin
+	Less(cs *CycleState, a, b *Job) bool
+}
+
+// Admit decides whether a job may be considered in this cycle.
+type Admit interface {
+	Plugin
+	Admit(cs *CycleState, j *Job) *Status
+}
+
+// HostFilter reports whether host h can take one more rank of j in st.
+type HostFilter interface {
+	Plugin
+	FilterHost(cs *CycleState, j *Job, st *pool.State, h pool.DomainID) *Status
+}
+
+// HostScore scores a feasible host for one rank of j; higher is better.
+// Scores of several plugins are combined with the profile's weights.
+type HostScore interface {
+	Plugin
+	ScoreHost(cs *CycleState, j *Job, st *pool.State, h pool.DomainID) float64
+}
+
+// Place chooses chips for every rank of j in st, or returns why it cannot.
+// It must not change st.
+type Place interface {
+	Plugin
+	Place(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
+}
+
+// CycleState carries data of one cycle: the snapshot, the time, the random
+// source and anything plugins precompute (Write once, Read many).
+type CycleState struct {
+	Snapshot *Snapshot
+	Profile  *Profile
+	data     map[string]any
+}
+
+// NewCycleState returns an empty cycle state for a snapshot.
+func NewCycleState(snap *Snapshot, prof *Profile) *CycleState {
+	return &CycleState{Snapshot: snap, Profile: prof, data: map[string]any{}}
+}
+
+// Write stores per-cycle data under key.
+func (cs *CycleState) Write(key string, v any) { cs.data[key] = v }
+
+// Read returns per-cycle data stored under key.
+func (cs *CycleState) Read(key string) (any, bool) {
+	v, ok := cs.data[key]
+	return v, ok
+}
+
+// Factory builds a plugin from its arguments (from the profile file).
+type Factory func(args map[string]any) (Plugin, error)
+
+// Registry maps plugin names to factories. Register panics on a duplicate
+// name: registrations happen at start-up, where a duplicate is a bug.
+type Registry map[string]Factory
+
+// Register adds a factory.
+func (r Registry) Register(name string, f Factory) {
+	if _, dup := r[name]; dup {
+		panic(fmt.Sprintf("sched: plugin %q registered twice", name))
+	}
+	r[name] = f
+}
+
+// Names returns the registered names in order.
+func (r Registry) Names() []string {
+	out := make([]string, 0, len(r))
+	for n := range r {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Build instantiates a plugin, failing on unknown names.
+func (r Registry) Build(name string, args map[string]any) (Plugin, error) {
+	f, ok := r[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown plugin %q (registered: %s)", name, strings.Join(r.Names(), ", "))
+	}
+	p, err := f(args)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: %w", name, err)
+	}
+	return p, nil
+}

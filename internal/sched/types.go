@@ -1,0 +1,167 @@
+package sched
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/pool"
+)
+
+// Job is the scheduler's view of one job: a gang of identical ranks.
+type Job struct {
+	ID        string
+	Queue     string // leaf queue path, e.g. "org/team"
+	Priority  int
+	Submitted time.Time
+
+	Ranks     int
+	RankMilli int   // chips per rank in thousandths: 250 is a quarter chip, 8000 is 8 chips, 0 is CPU only
+	CPUMilli  int64 // per rank
+	MemoryMiB int64 // per rank
+
+	Kinds       []string // accepted chip kinds; empty accepts any
+	MinHBMGiB   float64  // with Kinds empty: any kind with at least this HBM
+	MixFamilies bool     // may one gang mix collective families (HCCL and NCCL)
+
+	Plan     job.Parallelism // tensor, pipeline, data, expert
+	Volumes  job.Communication
+	Duration time.Duration // expected run time; 0 when unknown
+
+	CheckpointInterval time.Duration
+
+	// Set for running jobs.
+	Placement      *Placement
+	Started        time.Time
+	LastCheckpoint time.Time // zero: never checkpointed
+	Evicting       bool      // an eviction is under way (grace period)
+}
+
+// WholeChips reports whether each rank takes whole chips, and how many.
+func (j *Job) WholeChips() (int, bool) {
+	if j.RankMilli >= pool.Full && j.RankMilli%pool.Full == 0 {
+		return j.RankMilli / pool.Full, true
+	}
+	return 0, false
+}
+
+// TotalMilli is the chip thousandths of the whole gang.
+func (j *Job) TotalMilli() int64 { return int64(j.Ranks) * int64(j.RankMilli) }
+
+// Placement is where every rank of a job runs: one claim per rank, in rank
+// order, all of one kind unless the job allows mixing families.
+type Placement struct {
+	Kinds []pool.KindID
+	Ranks []pool.Claim
+}
+
+// Snapshot is the input of one scheduling cycle. Schedule treats it as
+// read-only.
+type Snapshot struct {
+	Pool    *pool.State
+	Queues  []Queue
+	Pending []*Job
+	Running []*Job
+	// Usage is each queue's decayed historical chip usage in chip-seconds,
+	// kept by the caller (see Usage.Decay), used by fair share.
+	Usage map[string]float64
+	// HostOrder, when set, is the order in which hosts are considered and so
+	// breaks score ties (the first host wins); nil means topology order.
+	HostOrder []pool.DomainID
+}
+
+// Queue is one node of the queue tree, named by its path ("org/team").
+// Quota maps a chip kind name to thousandths of chips ("*" for any kind).
+type Queue struct {
+	Name       string
+	Parent     string // "" for a root
+	Weight     float64
+	Guaranteed map[string]int64 // thousandths per kind that are the queue's own
+	Borrowing  map[string]int64 // most thousandths per kind it may borrow beyond Guaranteed; nil: unlimited
+	Lending    map[string]int64 // most thousandths per kind others may borrow from it; nil: all unused
+}
+
+// Plan is what a cycle decided.
+type Plan struct {
+	Start        []Assignment
+	Evict        []Eviction
+	Reservations []Reservation
+}
+
+// Assignment starts a job on a placement.
+type Assignment struct {
+	JobID     string
+	Placement Placement
+}
+
+// Eviction stops a running job to make room for another.
+type Eviction struct {
+	JobID     string
+	Preemptor string // the job that needs the room
+	Reason    string
+	Grace     time.Duration // time to checkpoint before the job is stopped
+}
+
+// Reservation holds capacity for a blocked job from a future time.
+type Reservation struct {
+	JobID string
+	At    time.Time
+}
+
+// Code says what the scheduler does with a job after a stage.
+type Code int
+
+const (
+	Success       Code = iota
+	Unschedulable      // not now; try again in a later cycle
+	Unresolvable       // never, as specified (no pool could hold it)
+	Error              // a bug or inconsistency; logged and retried
+)
+
+func (c Code) String() string {
+	switch c {
+	case Success:
+		return "success"
+	case Unschedulable:
+		return "unschedulable"
+	case Unresolvable:
+		return "unresolvable"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("code(%d)", int(c))
+}
+
+// Status is the outcome of a stage; nil means success. Reason is a short
+// constant string (cheap to compare and count); Detail says how much, where.
+type Status struct {
+	Code   Code
+	Plugin string
+	Reason string
+	Detail string
+}
+
+func (s *Status) String() string {
+	if s == nil {
+		return "success"
+	}
+	if s.Detail == "" {
+		return fmt.Sprintf("%s: %s (%s)", s.Plugin, s.Reason, s.Code)
+	}
+	return fmt.Sprintf("%s: %s: %s (%s)", s.Plugin, s.Reason, s.Detail, s.Code)
+}
+
+// IsSuccess reports whether s is nil or a success.
+func (s *Status) IsSuccess() bool { return s == nil || s.Code == Success }
+
+// Record is one entry of an explanation.
+type Record struct {
+	Plugin string  `json:"plugin"`
+	Reason string  `json:"reason"`
+	Detail string  `json:"detail,omitempty"`
+	Score  float64 `json:"score,omitempty"`
+	Count  int     `json:"count,omitempty"` // how many hosts or domains gave this reason
+}
+
+// Explanation records, per job ID, why it was placed, held or rejected.
+type Explanation map[string][]Record
