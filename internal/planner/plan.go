@@ -118,11 +118,11 @@ func Plan(req Request) (*Result, error) {
 
 // env is one validated request with its defaults filled in.
 type env struct {
-	req     Request
-	a       Assumptions
-	cat     *pool.Catalog
-	comm    CommEstimator
-	batch   int // global batch in sequences
+	req   Request
+	a     Assumptions
+	cat   *pool.Catalog
+	comm  CommEstimator
+	batch int // global batch in sequences
 }
 
 func newEnv(req Request) (*env, error) {
