@@ -2,7 +2,6 @@ package job_test
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,12 +10,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/strictyaml"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/invalid/*.golden from the current messages")
 
 // TestInvalidGolden loads every file under testdata/invalid and compares the
 // error text with NAME.golden. Run `go test ./internal/job -rewrite` to
@@ -56,21 +54,7 @@ func TestInvalidGolden(t *testing.T) {
 					t.Errorf("problem %q names file %q; want %q", p, p.File, name)
 				}
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *rewrite {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/job -rewrite to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("error text mismatch (-want +got):\n%s", diff)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }

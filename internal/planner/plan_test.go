@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/qunhq/qun/internal/golden"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite golden files in testdata/")
 
 // validation is computed once: it runs the planner about 170 times.
 var validation = func() func(t *testing.T) *Validation {
@@ -141,22 +137,9 @@ func TestMask(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *rewrite {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -rewrite to create it)", err, t.Name())
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs (-want +got); rerun with -rewrite if the change is intended:\n%s", name, d)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func TestCompareGolden(t *testing.T) {
@@ -181,7 +164,7 @@ func TestCompareGolden(t *testing.T) {
 	if err := Render(&buf, c, FormatTable); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "compare.golden", mask(buf.String()))
+	checkGolden(t, "compare.golden", mask(buf.String()))
 	buf.Reset()
 	if err := Render(&buf, c, FormatJSON); err != nil {
 		t.Fatal(err)

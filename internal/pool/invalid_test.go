@@ -2,18 +2,14 @@ package pool
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/qunhq/qun/internal/golden"
 	"github.com/qunhq/qun/internal/strictyaml"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite golden files")
 
 // TestInvalidPools loads every file in testdata/invalid and compares the
 // full error text with NAME.golden (go test ./internal/pool -rewrite
@@ -37,21 +33,7 @@ func TestInvalidPools(t *testing.T) {
 			if !errors.Is(err, strictyaml.ErrInvalid) {
 				t.Errorf("error does not wrap ErrInvalid: %v", err)
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *rewrite {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -rewrite to create)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("error text (-want +got):\n%s", diff)
-			}
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(err.Error()+"\n"))
 		})
 	}
 }
