@@ -3,6 +3,7 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -83,4 +84,9 @@ func (e *DeadlineError) Error() string {
 // Unwrap returns ErrInput.
 func (e *DeadlineError) Unwrap() error { return ErrInput }
 
-func days(d float64) string { return fmt.Sprintf("%.1f days", d) }
+func days(d float64) string {
+	if math.IsInf(d, 1) {
+		return "forever (faults come faster than work is saved)"
+	}
+	return fmt.Sprintf("%.1f days", d)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/qunhq/qun/internal/pool"
@@ -110,7 +111,13 @@ func Plan(req Request) (*Result, error) {
 			errs = append(errs, err)
 		}
 		res.Kinds = append(res.Kinds, kr)
-		names = append(names, kr.Kind)
+		name := kr.Kind
+		if t.Chip != nil {
+			name = t.Chip.Name // assumptions are per chip kind, not per pool
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	res.Assumptions = env.a.Rows(names)
 	return res, errors.Join(errs...)

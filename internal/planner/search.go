@@ -254,8 +254,12 @@ func (e *env) explain(tg target, o outcome) error {
 		de.Reason += fmt.Sprintf("; at %d chips a job-killing fault comes every %.1f h and only %.0f%% of the time trains",
 			best.Chips, best.Reliability.JobMTBFHours, 100*best.Reliability.EffectiveRatio)
 	}
-	de.Fixes = append(de.Fixes, fmt.Sprintf("a --deadline of at least %s", days(math.Ceil(best.WallDays*10)/10)),
-		"fewer --tokens", "a faster chip kind")
+	if !math.IsInf(best.WallDays, 0) {
+		de.Fixes = append(de.Fixes, fmt.Sprintf("a --deadline of at least %s", days(math.Ceil(best.WallDays*10)/10)))
+	} else {
+		de.Fixes = append(de.Fixes, "a shorter --restart or a higher --chip-mtbf-hours, if yours are better than assumed")
+	}
+	de.Fixes = append(de.Fixes, "fewer --tokens", "a faster chip kind")
 	return de
 }
 
