@@ -2,8 +2,10 @@ package sched
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/qunhq/qun/internal/pool"
 )
@@ -50,12 +52,41 @@ type Place interface {
 type CycleState struct {
 	Snapshot *Snapshot
 	Profile  *Profile
-	data     map[string]any
+	// Now is the cycle's time and Rand its seeded random source; plugins
+	// use these, never the wall clock or global randomness.
+	Now  time.Time
+	Rand *rand.Rand
+	// Quotas is the queue tree with usage as of this point of the cycle
+	// (jobs started earlier in the cycle count).
+	Quotas *Quotas
+	data   map[string]any
+	ex     Explanation
+
+	kindsOf *Job
+	kinds   []pool.KindID
+}
+
+// Kinds returns the pool kinds job j accepts (AcceptedKinds), remembering
+// the answer for the last job asked about.
+func (cs *CycleState) Kinds(j *Job) []pool.KindID {
+	if cs.kindsOf != j {
+		cs.kindsOf, cs.kinds = j, AcceptedKinds(cs.Snapshot.Pool.Topology(), j)
+	}
+	return cs.kinds
 }
 
 // NewCycleState returns an empty cycle state for a snapshot.
 func NewCycleState(snap *Snapshot, prof *Profile) *CycleState {
 	return &CycleState{Snapshot: snap, Profile: prof, data: map[string]any{}}
+}
+
+// Explain appends a record to job id's explanation. Plugins call it for
+// detail beyond their returned Status (for example per-host filter counts).
+func (cs *CycleState) Explain(id string, r Record) {
+	if cs.ex == nil {
+		cs.ex = Explanation{}
+	}
+	cs.ex[id] = append(cs.ex[id], r)
 }
 
 // Write stores per-cycle data under key.

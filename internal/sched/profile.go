@@ -30,14 +30,22 @@ type BackfillConfig struct {
 	Mode string
 	// ReserveTop is how many blocked jobs get reservations in easy mode.
 	ReserveTop int
-	// DefaultDuration is assumed for jobs that give none.
+	// DefaultDuration is assumed for jobs that give none. With none, a job
+	// without a duration never ends as far as reservations are concerned.
 	DefaultDuration time.Duration
+	// OverrunGrace is how long a job that has outlived its expected
+	// duration is still assumed to run, counted from now: its expected end
+	// is max(start + duration, now + OverrunGrace). Zero means one minute.
+	OverrunGrace time.Duration
 }
 
 // PreemptionConfig controls evictions.
 type PreemptionConfig struct {
 	Enabled bool
 	Grace   time.Duration // time a victim gets to checkpoint
+	// MaxAttempts caps how many blocked jobs may look for victims in one
+	// cycle; 0 means 16.
+	MaxAttempts int
 }
 
 // FairShareConfig controls how historical usage counts in fair share.

@@ -35,6 +35,13 @@ type Job struct {
 	Started        time.Time
 	LastCheckpoint time.Time // zero: never checkpointed
 	Evicting       bool      // an eviction is under way (grace period)
+	EvictAt        time.Time // with Evicting: when the job will have stopped
+
+	// Reserved is when the job first got a reservation (zero: never). A
+	// store sets it when it applies a plan holding a reservation for the
+	// job; a reserved job goes first inside its priority class, which is
+	// what keeps large gangs from starving (see docs/scheduler.md).
+	Reserved time.Time
 }
 
 // WholeChips reports whether each rank takes whole chips, and how many.
@@ -68,6 +75,10 @@ type Snapshot struct {
 	// HostOrder, when set, is the order in which hosts are considered and so
 	// breaks score ties (the first host wins); nil means topology order.
 	HostOrder []pool.DomainID
+	// Workload, when set, is the distribution of job shapes the caller
+	// expects (learnt from history and the queue); fragmentation-aware
+	// scorers measure a host against it. Nil: they use the pending jobs.
+	Workload *Workload
 }
 
 // Queue is one node of the queue tree, named by its path ("org/team").
@@ -106,6 +117,10 @@ type Eviction struct {
 type Reservation struct {
 	JobID string
 	At    time.Time
+	// Placement is where the job would run at At; backfilled jobs that end
+	// after At keep off these chips. Nil when the reservation only waits
+	// for evictions to finish.
+	Placement *Placement
 }
 
 // Code says what the scheduler does with a job after a stage.

@@ -1,0 +1,69 @@
+package plugins
+
+import (
+	"fmt"
+
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+)
+
+// FitsName is the host filter "fits".
+const FitsName = "fits"
+
+// Reasons the fits filter gives.
+const (
+	ReasonMaxRanks = "max-ranks"
+	ReasonCPU      = "cpu"
+	ReasonMemory   = "memory"
+	ReasonChips    = "chips"
+)
+
+// Fits passes a host with room for one more rank: below its rank limit,
+// with the rank's CPU and memory free, and with enough free chips (or a
+// large enough free share) of an accepted kind. Shape rules are checked
+// when chips are selected.
+type Fits struct{}
+
+var _ sched.HostFilter = Fits{}
+
+func newFits(args map[string]any) (sched.Plugin, error) {
+	if len(args) > 0 {
+		return nil, fmt.Errorf("takes no arguments")
+	}
+	return Fits{}, nil
+}
+
+// Name implements sched.Plugin.
+func (Fits) Name() string { return FitsName }
+
+var (
+	stMaxRanks = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonMaxRanks}
+	stCPU      = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonCPU}
+	stMemory   = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonMemory}
+	stChips    = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonChips}
+)
+
+// FilterHost implements sched.HostFilter. The statuses it returns are
+// shared and must not be modified.
+func (Fits) FilterHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) *sched.Status {
+	t := st.Topology()
+	if m := t.MaxRanks(h); m > 0 && st.Ranks(h) >= m {
+		return stMaxRanks
+	}
+	if st.FreeCPU(h) < j.CPUMilli {
+		return stCPU
+	}
+	if st.FreeMemory(h) < j.MemoryMiB {
+		return stMemory
+	}
+	if j.RankMilli == 0 {
+		return nil
+	}
+	n, whole := j.WholeChips()
+	for _, k := range cs.Kinds(j) {
+		if whole && st.FreeChipsOfKind(h, k) >= n || !whole && st.FreeMilliOfKind(h, k) >= int64(j.RankMilli) {
+			return nil
+		}
+	}
+	return stChips
+}

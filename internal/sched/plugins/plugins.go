@@ -1,0 +1,29 @@
+// Package plugins holds the scheduler's built-in plugins and the registry
+// that names them. Other packages add their plugins with one line each in
+// Default.
+package plugins
+
+import (
+	"github.com/qunhq/qun/internal/sched"
+)
+
+// Default returns a registry of every plugin the qun binary ships.
+func Default() sched.Registry {
+	r := sched.Registry{}
+	r.Register(OrderName, newOrder)
+	r.Register(QuotaName, newQuota)
+	r.Register(FitsName, newFits)
+	r.Register(HostScoreName, newHostScore)
+	r.Register(FirstFitName, newFirstFit)
+	return r
+}
+
+// DefaultProfile returns sched.DefaultProfileYAML built with Default. It
+// panics if that fails, which is a bug caught by the package's tests.
+func DefaultProfile() *sched.Profile {
+	p, err := sched.LoadProfile("default-profile.yaml", []byte(sched.DefaultProfileYAML), Default())
+	if err != nil {
+		panic("plugins: default profile: " + err.Error())
+	}
+	return p
+}
