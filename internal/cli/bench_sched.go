@@ -114,7 +114,7 @@ peak memory (VmHWM).`,
 	}
 	out.register(c)
 	c.Flags().IntVar(&o.single, "single", 50_000, "single-chip jobs placed for the placement rate")
-	c.Flags().IntVar(&o.trials, "trials", 40, "8,192-chip gang decisions timed")
+	c.Flags().IntVar(&o.trials, "trials", 200, "8,192-chip gang decisions timed")
 	c.Flags().IntVar(&o.pending, "pending", 100_000, "pending jobs in the full-cycle measurement")
 	c.Flags().IntVar(&o.tenants, "tenants", 100, "tenant queues")
 	c.Flags().Float64Var(&o.occupancy, "occupancy", 0.7, "pool occupancy for the gang and cycle measurements")
