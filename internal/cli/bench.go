@@ -7,5 +7,6 @@ import "github.com/spf13/cobra"
 func newBenchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Benchmark the scheduler on generated pools and queues"}
 	c.AddCommand(newBenchSchedCmd())
+	c.AddCommand(newBenchPlaceCmd())
 	return c
 }

@@ -13,6 +13,7 @@ import (
 func newJobCmd() *cobra.Command {
 	c := &cobra.Command{Use: "job", Short: "Validate, place and manage jobs"}
 	c.AddCommand(newJobValidateCmd())
+	c.AddCommand(newJobPlaceCmd())
 	return c
 }
 

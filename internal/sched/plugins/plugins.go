@@ -4,6 +4,7 @@
 package plugins
 
 import (
+	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/sched"
 )
 
@@ -15,6 +16,7 @@ func Default() sched.Registry {
 	r.Register(FitsName, newFits)
 	r.Register(HostScoreName, newHostScore)
 	r.Register(FirstFitName, newFirstFit)
+	r.Register(place.Name, place.Factory)
 	return r
 }
 

@@ -1,0 +1,67 @@
+// Package place is Qun's topology-aware gang placement: the Place plugin
+// ("topology") that chooses chips for every rank of a job from a model of
+// the job's communication, the pool's aggregates and the queue's sizes.
+//
+// # How a gang is placed
+//
+// For every chip kind the job accepts (never mixing collective families in
+// one gang unless the job allows it), Decide
+//
+//  1. searches the tree from the root for the domains that can hold the gang,
+//     entering only children whose aggregates (free chips of the kind, power
+//     headroom, free CPU and memory) show room, tightest first: the first
+//     domains recorded at each level are the smallest, most used subtrees
+//     that fit. The walk stops at the host level after a few domains or a
+//     fixed budget of visits, so it never scans every node;
+//  2. takes the gang's chips inside a bounded number of those candidates,
+//     innermost first: whole tensor groups per host first, then single
+//     ranks, spanning as few children as possible at every level, with
+//     pool.State.SelectChips where shape rules apply (shape rules are hard
+//     constraints);
+//  3. maps ranks with comm.MapRanks (tensor groups in the fastest domain,
+//     pipeline neighbours close, data groups over as few domains as
+//     possible) and models one step with comm.Estimator;
+//  4. scores each candidate as modelled time / lower bound + λ ×
+//     fragmentation, where the lower bound is the same gang in the best
+//     domain of an empty pool, and fragmentation weighs the free blocks the
+//     gang breaks by how much of the queue wants blocks that size, plus how
+//     loosely it fits its domain (partly used domains are preferred).
+//
+// Across kinds it estimates the completion time (compute from the kind's
+// throughput and the job's size, plus modelled communication, times the
+// steps, plus the expected wait for a kind that is full) and keeps the
+// earliest finish, even when that means waiting.
+//
+//	pl := place.New(place.Options{})
+//	d := pl.Decide(job, state, place.Env{Now: now, Running: running, Pending: pending})
+//	if d.Placed {
+//		fmt.Println(d.Kind, d.Domain, d.Step.Seconds, d.LowerBound.Seconds)
+//	}
+//
+// The Decision carries everything an explanation needs: per-kind estimates,
+// every evaluated candidate with its score and why it lost, and counts of
+// domains not evaluated. As a sched.Place plugin, Place records a summary
+// with CycleState.Explain and stores the Decision under DecisionKey.
+//
+// # Benchmarks
+//
+// FirstFit is the topology-oblivious baseline, Fill the occupancy
+// generator, and Quality the placement-quality benchmark behind
+// `qun bench place`. Formulas, defaults and the measured figures are in
+// docs/placement.md.
+//
+// # Caveats
+//
+//   - The search is a bounded heuristic: it evaluates at most 12 candidates
+//     per kind (fewer for large gangs), so a better domain outside the
+//     first few tight ones at each level can be missed.
+//   - The lower bound is the same heuristic run on an empty pool, not a
+//     proven optimum; a placement can score slightly below it.
+//   - Ranks that share chips, and CPU-only ranks, are packed into the
+//     smallest domain that holds them without a communication model.
+//   - Volumes default to a dense-transformer model of the plan when the job
+//     gives none (DefaultVolumes); compute time uses a fixed MFU.
+//   - A Placer caches per topology (fabric, empty state, lower bounds) for
+//     its lifetime; topologies are immutable, so the cache never goes stale,
+//     but it grows with the number of distinct topologies and gang shapes.
+package place

@@ -1,0 +1,68 @@
+package place
+
+import (
+	"sync"
+
+	"github.com/qunhq/qun/internal/comm"
+	"github.com/qunhq/qun/internal/pool"
+)
+
+// topoInfo is what a Placer derives once per topology: the fabric, whether
+// shape rules apply, an empty state for lower bounds, pooled estimators and
+// memoised lower bounds. Topologies are immutable, so it never goes stale.
+type topoInfo struct {
+	t        *pool.Topology
+	fab      *Fabric
+	hasShape bool
+
+	emptyOnce sync.Once
+	empty     *pool.State
+
+	est sync.Pool // *comm.Estimator
+
+	mu sync.Mutex
+	lb map[lbKey]comm.Estimate
+}
+
+type lbKey struct {
+	kinds string
+	n, k  int
+	cpu   int64
+	mem   int64
+	plan  comm.Plan
+	vol   comm.Volumes
+}
+
+func newTopoInfo(t *pool.Topology) *topoInfo {
+	ti := &topoInfo{t: t, fab: NewFabric(t), lb: map[lbKey]comm.Estimate{}}
+	for l := t.HostLevel; l < len(t.Levels); l++ {
+		if !t.Levels[l].Shape.IsZero() {
+			ti.hasShape = true
+		}
+	}
+	ti.est.New = func() any { return comm.NewEstimator(ti.fab) }
+	return ti
+}
+
+func (ti *topoInfo) emptyState() *pool.State {
+	ti.emptyOnce.Do(func() { ti.empty = pool.NewState(ti.t) })
+	return ti.empty
+}
+
+func (ti *topoInfo) estimator() *comm.Estimator { return ti.est.Get().(*comm.Estimator) }
+
+func (ti *topoInfo) release(e *comm.Estimator) { ti.est.Put(e) }
+
+func (ti *topoInfo) lowerBound(key lbKey, compute func() comm.Estimate) comm.Estimate {
+	ti.mu.Lock()
+	e, ok := ti.lb[key]
+	ti.mu.Unlock()
+	if ok {
+		return e
+	}
+	e = compute()
+	ti.mu.Lock()
+	ti.lb[key] = e
+	ti.mu.Unlock()
+	return e
+}

@@ -1,0 +1,240 @@
+package place
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+)
+
+func loadPool(t testing.TB, name string) *pool.Topology {
+	t.Helper()
+	topo, err := pool.LoadFile("../../examples/pools/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+// take allocates the first n chips of host path h.
+func take(t testing.TB, st *pool.State, h string, n int) pool.Claim {
+	t.Helper()
+	topo := st.Topology()
+	d, ok := topo.HostByName(h)
+	if !ok {
+		t.Fatalf("no host %s", h)
+	}
+	lo, _ := topo.ChipRange(d)
+	cl := pool.Claim{Host: d}
+	for i := range n {
+		cl.Grants = append(cl.Grants, pool.Grant{Chip: lo + pool.ChipID(i), Milli: pool.Full})
+	}
+	if err := st.Allocate(cl); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func hostsOf(topo *pool.Topology, p *sched.Placement) []string {
+	var out []string
+	for _, cl := range p.Ranks {
+		h := topo.Path(cl.Host)
+		if len(out) == 0 || out[len(out)-1] != h {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// TestTensorGroupsStayInHosts: with partly used DGX nodes first in
+// topology order, the topology-aware placement keeps each tensor group of 8
+// on one node while first fit splits them, and models the difference.
+func TestTensorGroupsStayInHosts(t *testing.T) {
+	topo := loadPool(t, "dgx-h100-superpod")
+	st := pool.NewState(topo)
+	take(t, st, "su0/dgx0", 4)
+	take(t, st, "su0/dgx1", 2)
+	j := &sched.Job{ID: "tp", Ranks: 16, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 2}}
+	d := New(Options{}).Decide(j, st, Env{})
+	if !d.Placed {
+		t.Fatal(d.Status)
+	}
+	for g := range 2 {
+		h := d.Placement.Ranks[8*g].Host
+		for _, cl := range d.Placement.Ranks[8*g : 8*g+8] {
+			if cl.Host != h {
+				t.Fatalf("tensor group %d spans hosts %v", g, hostsOf(topo, d.Placement))
+			}
+		}
+	}
+	if d.Ratio != 1 {
+		t.Errorf("ratio to lower bound %.3f, want 1", d.Ratio)
+	}
+	ff, err := FirstFit(st, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ffSec := NewFabricEstimate(topo, PlacementChips(ff), d)
+	if ffSec < 2*d.Step.Seconds {
+		t.Errorf("first fit %.4f s, topology-aware %.4f s: want first fit at least 2× slower", ffSec, d.Step.Seconds)
+	}
+}
+
+// TestPrefersPartlyUsedDomains: a small gang goes to the partly used node
+// and a rack-sized gang into the partly used rack, leaving free blocks
+// whole.
+func TestPrefersPartlyUsedDomains(t *testing.T) {
+	t.Run("node", func(t *testing.T) {
+		topo := loadPool(t, "dgx-h100-superpod")
+		st := pool.NewState(topo)
+		take(t, st, "su2/dgx7", 4)
+		d := New(Options{}).Decide(&sched.Job{ID: "four", Ranks: 4, RankMilli: 1000}, st, Env{})
+		if diff := cmp.Diff([]string{"su2/dgx7"}, hostsOf(topo, d.Placement)); diff != "" {
+			t.Errorf("hosts (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("rack", func(t *testing.T) {
+		topo := loadPool(t, "atlas950-superpod")
+		st := pool.NewState(topo)
+		take(t, st, "r77/b3", 8)
+		d := New(Options{}).Decide(&sched.Job{ID: "rack", Ranks: 4, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
+		if !d.Placed || d.Domain != "r77" {
+			t.Errorf("placed in %q (%v), want r77; candidates %+v", d.Domain, d.Status, d.Candidates)
+		}
+	})
+}
+
+// TestLowerBoundOnEmptyPool: on an empty pool the placement is its own
+// lower bound.
+func TestLowerBoundOnEmptyPool(t *testing.T) {
+	for _, name := range []string{"atlas950-superpod", "dgx-h100-superpod", "cloudmatrix384", "ascend910-cluster"} {
+		topo := loadPool(t, name)
+		st := pool.NewState(topo)
+		pl := New(Options{})
+		for _, n := range []int{8, 64, 256} {
+			if n > topo.NumChips() {
+				continue
+			}
+			d := pl.Decide(&sched.Job{ID: "lb", Ranks: n, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
+			if !d.Placed {
+				t.Fatalf("%s, %d chips: %v", name, n, d.Status)
+			}
+			if d.Ratio > 1+1e-9 || d.Step.Seconds <= 0 {
+				t.Errorf("%s, %d chips: step %.6f s, bound %.6f s", name, n, d.Step.Seconds, d.LowerBound.Seconds)
+			}
+		}
+	}
+}
+
+// TestKindChoice: a job accepting 910B or H20 on the mixed pool goes to the
+// kind that finishes it first, and the explanation says why.
+func TestKindChoice(t *testing.T) {
+	topo := loadPool(t, "mixed-sovereign")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	j := &sched.Job{ID: "finetune-8", Ranks: 8, RankMilli: 1000, Kinds: []string{"910B", "H20"}, Duration: 4 * time.Hour}
+	// busy910B occupies every 910B chip with one running job ending after d.
+	busy910B := func(st *pool.State, d time.Duration) []*sched.Job {
+		k, _ := topo.KindID("910B")
+		var claims []pool.Claim
+		for _, h := range topo.Hosts() {
+			lo, hi := topo.ChipRange(h)
+			if topo.ChipKind(lo) != k {
+				continue
+			}
+			cl := pool.Claim{Host: h}
+			for c := lo; c < hi; c++ {
+				cl.Grants = append(cl.Grants, pool.Grant{Chip: c, Milli: pool.Full})
+			}
+			claims = append(claims, cl)
+		}
+		if err := st.Allocate(claims...); err != nil {
+			t.Fatal(err)
+		}
+		return []*sched.Job{{ID: "big", Placement: &sched.Placement{Ranks: claims}, Started: now.Add(-time.Hour), Duration: time.Hour + d}}
+	}
+	tests := map[string]struct {
+		busyFor    time.Duration // 0: 910B free
+		wantPlaced bool
+		wantKind   string
+		wantReason string // of the status or of the losing kind
+		wantDetail string // substring of that detail
+	}{
+		"both free: 910B computes faster":      {0, true, "910B", ReasonLaterFinish, "finishes in"},
+		"910B busy for days: H20 now":          {72 * time.Hour, true, "H20", ReasonLaterFinish, "wait 72h0m0s"},
+		"910B free in 10 minutes: wait for it": {10 * time.Minute, false, "910B", ReasonWaitFaster, "910B finishes first"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := pool.NewState(topo)
+			var running []*sched.Job
+			if tc.busyFor > 0 {
+				running = busy910B(st, tc.busyFor)
+			}
+			d := New(Options{}).Decide(j, st, Env{Now: now, Running: running})
+			if d.Placed != tc.wantPlaced || d.Kind != tc.wantKind {
+				t.Fatalf("placed %v on %q (%v), want %v on %q; kinds %+v", d.Placed, d.Kind, d.Status, tc.wantPlaced, tc.wantKind, d.Kinds)
+			}
+			var reason, detail string
+			if d.Placed {
+				for _, k := range d.Kinds {
+					if !k.Chosen {
+						reason, detail = k.Reason, k.Detail
+					}
+				}
+			} else {
+				reason, detail = d.Status.Reason, d.Status.Detail
+			}
+			if reason != tc.wantReason || !strings.Contains(detail, tc.wantDetail) {
+				t.Errorf("explanation %q: %q, want %q containing %q", reason, detail, tc.wantReason, tc.wantDetail)
+			}
+			if d.Placed {
+				for _, cl := range d.Placement.Ranks {
+					if got := topo.Kinds[topo.ChipKind(cl.Grants[0].Chip)].Name; got != tc.wantKind {
+						t.Fatalf("rank on %s, want %s", got, tc.wantKind)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestUnresolvable(t *testing.T) {
+	topo := loadPool(t, "dgx-h100-superpod")
+	st := pool.NewState(topo)
+	tests := map[string]struct {
+		job    sched.Job
+		reason string
+	}{
+		"no kind":        {sched.Job{ID: "a", Ranks: 1, RankMilli: 1000, Kinds: []string{"910B"}}, ReasonNoKind},
+		"1.5 chips":      {sched.Job{ID: "b", Ranks: 1, RankMilli: 1500}, ReasonBadShape},
+		"bigger than it": {sched.Job{ID: "c", Ranks: 2048, RankMilli: 1000}, ReasonInsufficient},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := New(Options{}).Decide(&tc.job, st, Env{})
+			if d.Placed || d.Status == nil || d.Status.Reason != tc.reason {
+				t.Errorf("got %v, want reason %q", d.Status, tc.reason)
+			}
+		})
+	}
+}
+
+// TestDefaultVolumes: a job without volumes gets every collective of its
+// plan, tensor traffic the largest for a dense model.
+func TestDefaultVolumes(t *testing.T) {
+	v := DefaultVolumes(PlanFor(job.Parallelism{Tensor: 8, Pipeline: 4, Expert: 2}, 512), 128)
+	if v.DataBytes <= 0 || v.TensorBytes <= 0 || v.PipelineBytes <= 0 || v.ExpertBytes <= 0 {
+		t.Errorf("volumes %+v, want all four", v)
+	}
+	if v := DefaultVolumes(PlanFor(job.Parallelism{Tensor: 8}, 64), 128); v.TensorBytes <= v.DataBytes {
+		t.Errorf("volumes %+v, want tensor traffic above the gradient's", v)
+	}
+	if v := DefaultVolumes(PlanFor(job.Parallelism{}, 1), 64); v != (DefaultVolumes(PlanFor(job.Parallelism{}, 1), 32)) || v.DataBytes != 0 {
+		t.Errorf("a one-chip job communicates: %+v", v)
+	}
+}

@@ -1,0 +1,32 @@
+package place
+
+import (
+	"testing"
+)
+
+// TestQualityTargets runs a small placement-quality benchmark on the DGX
+// SuperPOD and checks the issue's first target, at least 95% of gangs
+// within 1.10× of their bound at 30% and 60% occupancy, and that the
+// placement never does worse than first fit on the median or the share.
+// (The full table, on more pools, is `qun bench place`.)
+func TestQualityTargets(t *testing.T) {
+	topo := loadPool(t, "dgx-h100-superpod")
+	rows, err := Quality(topo, New(Options{}), QualityConfig{Fills: 3, JobsPerFill: 20, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Jobs < 40 {
+			t.Errorf("%.0f%%: only %d gangs placed", r.Occupancy*100, r.Jobs)
+		}
+		if r.Occupancy <= 0.6 && r.Within110Share < 0.95 {
+			t.Errorf("%.0f%%: %.1f%% within 1.10× of the bound, want ≥ 95%%", r.Occupancy*100, r.Within110Share*100)
+		}
+		if r.Within110Share < r.FirstFitWithin {
+			t.Errorf("%.0f%%: first fit is within the bound more often (%.2f) than the placement (%.2f)", r.Occupancy*100, r.FirstFitWithin, r.Within110Share)
+		}
+		if r.MedianSpeedup < 1 {
+			t.Errorf("%.0f%%: median speedup over first fit %.2f < 1", r.Occupancy*100, r.MedianSpeedup)
+		}
+	}
+}

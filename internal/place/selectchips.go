@@ -1,0 +1,294 @@
+package place
+
+import (
+	"math"
+	"slices"
+
+	"github.com/qunhq/qun/internal/pool"
+)
+
+// selector takes whole chips for one request below a candidate domain,
+// without changing the state it reads. Pools with shape rules pick each
+// rank's chips with pool.State.SelectChips on a private clone (created on
+// first use and rolled back between candidates); other pools take free
+// chips of the host in order.
+type selector struct {
+	st      *pool.State
+	t       *pool.Topology
+	info    *topoInfo
+	o       *option
+	r       *request
+	scratch *pool.State
+	undo    []pool.Claim
+	claims  []pool.Claim // one per rank, in selection order
+	takenIn map[pool.DomainID]int
+	kids    []kidFree
+	hostOK  func(pool.DomainID) bool
+}
+
+type kidFree struct {
+	d    pool.DomainID
+	free int
+}
+
+func newSelector(st *pool.State, info *topoInfo, o *option, r *request) *selector {
+	return &selector{st: st, t: st.Topology(), info: info, o: o, r: r}
+}
+
+// reset forgets the last selection and rolls the scratch state back.
+func (s *selector) reset() {
+	if len(s.undo) > 0 {
+		if err := s.scratch.Release(s.undo...); err != nil {
+			panic("place: scratch rollback: " + err.Error()) // a bug: we release exactly what we took
+		}
+		s.undo = s.undo[:0]
+	}
+	s.claims = s.claims[:0]
+	if s.takenIn == nil {
+		s.takenIn = map[pool.DomainID]int{}
+	}
+	clear(s.takenIn)
+}
+
+// usable is an upper bound on the whole chips of the option usable below
+// d: free chips, capped by d's power budget and the CPU and memory of its
+// hosts, less what the current selection took.
+func (s *selector) usable(d pool.DomainID) int {
+	st, r := s.st, s.r
+	f := s.o.free(st, d)
+	if b := s.t.PowerBudgetW(d); b > 0 && s.o.powerW > 0 {
+		f = min(f, max(int((b-st.CommittedPowerW(d))/s.o.powerW), 0))
+	}
+	if r.k > 0 {
+		if r.cpu > 0 {
+			f = min(f, int(min(st.FreeCPU(d)/r.cpu, int64(f)))*r.k)
+		}
+		if r.mem > 0 {
+			f = min(f, int(min(st.FreeMemory(d)/r.mem, int64(f)))*r.k)
+		}
+	}
+	f -= s.takenIn[d]
+	if r.k > 0 {
+		f -= f % r.k
+	}
+	return max(f, 0)
+}
+
+// selectAll takes n chips below dom: first in whole preferred units (tensor
+// groups inside one host), then the rest rank by rank. It returns the
+// chips taken.
+func (s *selector) selectAll(dom pool.DomainID, n int) int {
+	got := s.take(dom, n, s.r.unit)
+	if got < n && s.r.unit > s.r.k {
+		got += s.take(dom, n-got, s.r.k)
+	}
+	return got
+}
+
+// take takes up to n chips (a multiple of unit) below d and returns how
+// many it took. It spans as few children as it can: the child that fits
+// the rest most tightly when one does, else the child with the most usable
+// chips.
+func (s *selector) take(d pool.DomainID, n, unit int) int {
+	if n <= 0 {
+		return 0
+	}
+	if s.t.HostOf(d) == d {
+		got := s.takeHost(d, n, unit)
+		if got > 0 {
+			for a := d; a != pool.NoDomain; a = s.t.Parent(a) {
+				s.takenIn[a] += got
+			}
+		}
+		return got
+	}
+	start := len(s.kids)
+	for _, c := range s.t.Children(d) {
+		if u := s.usable(c); u >= unit {
+			s.kids = append(s.kids, kidFree{c, u - u%unit})
+		}
+	}
+	got := 0
+	for got < n {
+		kids := s.kids[start:]
+		need := n - got
+		best := -1
+		for i, kf := range kids {
+			if kf.free >= need && (best < 0 || kf.free < kids[best].free) {
+				best = i
+			}
+		}
+		want := need
+		if best < 0 {
+			for i, kf := range kids {
+				if kf.free > 0 && (best < 0 || kf.free > kids[best].free) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			want = kids[best].free
+		}
+		c := kids[best].d
+		s.kids[start+best].free = 0 // used; set before recursing, which may grow s.kids
+		got += s.take(c, want, unit)
+	}
+	s.kids = s.kids[:start]
+	return got
+}
+
+// takeHost takes up to n chips on host h, in whole units.
+func (s *selector) takeHost(h pool.DomainID, n, unit int) int {
+	st, r := s.st, s.r
+	limit := math.MaxInt
+	if r.cpu > 0 {
+		limit = int(st.FreeCPU(h) / r.cpu)
+	}
+	if r.mem > 0 {
+		limit = min(limit, int(st.FreeMemory(h)/r.mem))
+	}
+	if m := s.t.MaxRanks(h); m > 0 {
+		limit = min(limit, m-st.Ranks(h))
+	}
+	if limit < math.MaxInt {
+		for _, cl := range s.claims { // ranks this selection already put here
+			if cl.Host == h {
+				limit--
+			}
+		}
+	}
+	ranks := min(n/r.k, limit)
+	if ranks <= 0 {
+		return 0
+	}
+	if s.hostOK != nil && !s.hostOK(h) {
+		return 0
+	}
+	per := unit / r.k // ranks per unit
+	avail := s.usable(h) / unit * per
+	ranks = min(ranks, avail) / per * per
+	if ranks <= 0 {
+		return 0
+	}
+	if s.info.hasShape {
+		return s.takeShaped(h, ranks)
+	}
+	lo, hi := s.t.ChipRange(h)
+	skip := s.takenIn[h] // chips an earlier pass took here: the first free ones in this order
+	taken := 0
+	for _, kind := range s.o.kinds {
+		var run []pool.ChipID
+		for c := lo; c < hi && taken < ranks; c++ {
+			if s.t.ChipKind(c) != kind || st.ChipFree(c) != pool.Full {
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			run = append(run, c)
+			if len(run) == r.k {
+				s.claims = append(s.claims, s.claim(h, run))
+				run = run[:0]
+				taken++
+			}
+		}
+	}
+	return taken * r.k
+}
+
+// takeShaped picks rank by rank with SelectChips on the scratch state.
+func (s *selector) takeShaped(h pool.DomainID, ranks int) int {
+	if s.scratch == nil {
+		s.scratch = s.st.Clone()
+	}
+	taken := 0
+	for taken < ranks {
+		var cl pool.Claim
+		for _, kind := range s.o.kinds {
+			if chips := s.scratch.SelectChips(h, kind, s.r.k); chips != nil {
+				cl = s.claim(h, chips)
+				break
+			}
+		}
+		if cl.Grants == nil || s.scratch.Allocate(cl) != nil {
+			break
+		}
+		s.undo = append(s.undo, cl)
+		s.claims = append(s.claims, cl)
+		taken++
+	}
+	return taken * s.r.k
+}
+
+func (s *selector) claim(h pool.DomainID, chips []pool.ChipID) pool.Claim {
+	g := make([]pool.Grant, len(chips))
+	for i, c := range chips {
+		g[i] = pool.Grant{Chip: c, Milli: pool.Full}
+	}
+	return pool.Claim{Host: h, CPUMilli: s.r.cpu, MemoryMiB: s.r.mem, Grants: g}
+}
+
+// chips returns the selected chips in selection order.
+func (s *selector) chips() []pool.ChipID {
+	out := make([]pool.ChipID, 0, s.r.n)
+	for _, cl := range s.claims {
+		for _, g := range cl.Grants {
+			out = append(out, g.Chip)
+		}
+	}
+	return out
+}
+
+// hosts returns the number of distinct hosts of the selection.
+func (s *selector) hosts() int {
+	n := 0
+	for d := range s.takenIn {
+		if s.t.HostOf(d) == d {
+			n++
+		}
+	}
+	return n
+}
+
+// regroup turns chips in rank order into one claim per rank of k
+// consecutive chips. It reports false when some group is not on one host
+// or breaks a shape rule; the caller then keeps the selection's claims.
+func regroup(t *pool.Topology, chips []pool.ChipID, k int, cpu, mem int64, shaped bool) ([]pool.Claim, bool) {
+	out := make([]pool.Claim, 0, len(chips)/k)
+	grants := make([]pool.Grant, len(chips))
+	for i, c := range chips {
+		grants[i] = pool.Grant{Chip: c, Milli: pool.Full}
+	}
+	for i := 0; i < len(chips); i += k {
+		g := grants[i : i+k : i+k]
+		h := t.ChipHost(g[0].Chip)
+		for _, x := range g[1:] {
+			if t.ChipHost(x.Chip) != h {
+				return nil, false
+			}
+		}
+		if shaped {
+			cs := make([]pool.ChipID, k)
+			for j := range g {
+				cs[j] = g[j].Chip
+			}
+			if t.CheckShape(cs) != nil {
+				return nil, false
+			}
+		}
+		out = append(out, pool.Claim{Host: h, CPUMilli: cpu, MemoryMiB: mem, Grants: g})
+	}
+	return out, true
+}
+
+// cloneClaims deep-copies claims.
+func cloneClaims(cs []pool.Claim) []pool.Claim {
+	out := make([]pool.Claim, len(cs))
+	for i, c := range cs {
+		c.Grants = slices.Clone(c.Grants)
+		out[i] = c
+	}
+	return out
+}
