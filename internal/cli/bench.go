@@ -8,5 +8,6 @@ func newBenchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Benchmark the scheduler on generated pools and queues"}
 	c.AddCommand(newBenchSchedCmd())
 	c.AddCommand(newBenchPlaceCmd())
+	c.AddCommand(newBenchAPICmd())
 	return c
 }

@@ -14,6 +14,7 @@ func newJobCmd() *cobra.Command {
 	c := &cobra.Command{Use: "job", Short: "Validate, place and manage jobs"}
 	c.AddCommand(newJobValidateCmd())
 	c.AddCommand(newJobPlaceCmd())
+	c.AddCommand(newJobRemoteCmds()...)
 	return c
 }
 

@@ -1,0 +1,254 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultAddr is where clients look for the server when told nothing else.
+const DefaultAddr = "http://127.0.0.1:7070"
+
+// Client calls the v1 API of one server. It is safe for concurrent use.
+type Client struct {
+	base string // scheme://host:port, no trailing slash
+	hc   *http.Client
+}
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithHTTPClient makes the client send requests through hc.
+func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.hc = hc } }
+
+// NewClient returns a client for the server at addr: a URL such as
+// "http://127.0.0.1:7070", or host:port, which means http.
+func NewClient(addr string, opts ...ClientOption) (*Client, error) {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: %w", addr, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("server address %q: want http://host:port", addr)
+	}
+	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), hc: &http.Client{Timeout: 60 * time.Second}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Addr returns the server's base URL.
+func (c *Client) Addr() string { return c.base }
+
+// ErrorCode returns the Code of the *Error in err's chain, or "" when err
+// did not come from the server (a transport failure, say).
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// SubmitJob submits a job spec, as the JSON of a qun/v1 Job, and returns
+// the accepted job. The job is durable when SubmitJob returns.
+func (c *Client) SubmitJob(ctx context.Context, spec []byte) (*Job, error) {
+	var j Job
+	return &j, c.do(ctx, http.MethodPost, "/v1/jobs", "application/json", bytes.NewReader(spec), &j)
+}
+
+// ListJobsOptions filters ListJobs; empty fields match everything.
+type ListJobsOptions struct {
+	State JobState
+	Queue string
+}
+
+// ListJobs lists jobs in ID order.
+func (c *Client) ListJobs(ctx context.Context, o ListJobsOptions) (*JobList, error) {
+	q := url.Values{}
+	if o.State != "" {
+		q.Set("state", string(o.State))
+	}
+	if o.Queue != "" {
+		q.Set("queue", o.Queue)
+	}
+	p := "/v1/jobs"
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var l JobList
+	return &l, c.do(ctx, http.MethodGet, p, "", nil, &l)
+}
+
+// GetJob returns one job.
+func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	return &j, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id), "", nil, &j)
+}
+
+// CancelJob cancels a job and returns it; cancelling a finished job is a
+// conflict.
+func (c *Client) CancelJob(ctx context.Context, id string) (*Job, error) {
+	var j Job
+	return &j, c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/cancel", "", nil, &j)
+}
+
+// ExplainJob returns why a job is placed or pending.
+func (c *Client) ExplainJob(ctx context.Context, id string) (*Explanation, error) {
+	var e Explanation
+	return &e, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/explain", "", nil, &e)
+}
+
+// LogOptions selects one log of a job. Attempt < 0 means the job's current
+// attempt; Stream "" means stdout.
+type LogOptions struct {
+	Rank    int
+	Attempt int
+	Stream  string
+}
+
+func (o LogOptions) query() string {
+	q := url.Values{}
+	q.Set("rank", strconv.Itoa(o.Rank))
+	if o.Attempt >= 0 {
+		q.Set("attempt", strconv.Itoa(o.Attempt))
+	}
+	if o.Stream != "" {
+		q.Set("stream", o.Stream)
+	}
+	return q.Encode()
+}
+
+// JobLogs returns the log of one rank of a job.
+func (c *Client) JobLogs(ctx context.Context, id string, o LogOptions) ([]byte, error) {
+	var b bytes.Buffer
+	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/logs?"+o.query(), "", nil, &b)
+	return b.Bytes(), err
+}
+
+// AppendLogs appends data to the log of one rank of a job (agents call it).
+// o.Attempt must be given.
+func (c *Client) AppendLogs(ctx context.Context, id string, o LogOptions, data []byte) error {
+	return c.do(ctx, http.MethodPost, "/v1/jobs/"+url.PathEscape(id)+"/logs?"+o.query(), "application/octet-stream", bytes.NewReader(data), nil)
+}
+
+// RegisterNode registers (or idempotently re-registers) a node.
+func (c *Client) RegisterNode(ctx context.Context, r RegisterRequest) (*Node, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var n Node
+	return &n, c.do(ctx, http.MethodPost, "/v1/nodes", "application/json", bytes.NewReader(body), &n)
+}
+
+// Heartbeat reports a node's ranks and returns what it should run.
+func (c *Client) Heartbeat(ctx context.Context, node string, r HeartbeatRequest) (*HeartbeatResponse, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var h HeartbeatResponse
+	return &h, c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(node)+"/heartbeat", "application/json", bytes.NewReader(body), &h)
+}
+
+// ListNodes lists the registered nodes.
+func (c *Client) ListNodes(ctx context.Context) (*NodeList, error) {
+	var l NodeList
+	return &l, c.do(ctx, http.MethodGet, "/v1/nodes", "", nil, &l)
+}
+
+// RemoveNode removes a node; its later heartbeats get CodeGone.
+func (c *Client) RemoveNode(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/nodes/"+url.PathEscape(name), "", nil, nil)
+}
+
+// ListQueues lists the queues with their usage.
+func (c *Client) ListQueues(ctx context.Context) (*QueueList, error) {
+	var l QueueList
+	return &l, c.do(ctx, http.MethodGet, "/v1/queues", "", nil, &l)
+}
+
+// Pool returns the pool summary as JSON.
+func (c *Client) Pool(ctx context.Context) (json.RawMessage, error) {
+	var raw json.RawMessage
+	return raw, c.do(ctx, http.MethodGet, "/v1/pool", "", nil, &raw)
+}
+
+// maxResponse bounds what the client reads from the server.
+const maxResponse = 256 << 20
+
+// do sends a request and decodes a 2xx answer into out (a *bytes.Buffer
+// takes the raw body; nil discards it). Any other status is returned as an
+// *Error.
+func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		e := &Error{}
+		if json.Unmarshal(data, e) != nil || e.Code == "" {
+			e = &Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))}
+		}
+		return e
+	}
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *bytes.Buffer:
+		o.Write(data)
+		return nil
+	default:
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+		}
+		return nil
+	}
+}
+
+// codeOf maps a status without an Error body back to a code.
+func codeOf(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadData
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusGone:
+		return CodeGone
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	return CodeInternal
+}

@@ -1,0 +1,324 @@
+package server
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/strictyaml"
+)
+
+// DecodeJobSpec decodes and validates a job spec sent as JSON against a
+// pool: unknown fields, wrong types and every invalid value are reported
+// together as a bad_data *api.Error. It returns a normalized spec.
+func DecodeJobSpec(data []byte, t *pool.Topology) (*job.Spec, error) {
+	var spec job.Spec
+	if err := decodeStrict(data, &spec); err != nil {
+		return nil, err
+	}
+	cat := pool.DefaultCatalog()
+	if probs := spec.Validate(cat, nil); len(probs) > 0 {
+		return nil, invalidSpec(probs)
+	}
+	spec.Normalize()
+	if t != nil {
+		if err := fitsPool(&spec, t); err != nil {
+			return nil, err
+		}
+	}
+	return &spec, nil
+}
+
+func invalidSpec(probs strictyaml.Problems) *api.Error {
+	e := &api.Error{Code: api.CodeBadData, Message: fmt.Sprintf("invalid job spec: %d problems", len(probs))}
+	for _, p := range probs {
+		e.Problems = append(e.Problems, api.Problem{Field: p.Field, Message: p.Msg})
+	}
+	return e
+}
+
+// fitsPool rejects a spec no state of the pool could ever hold.
+func fitsPool(spec *job.Spec, t *pool.Topology) error {
+	sj := &sched.Job{Kinds: spec.Accept.Kinds, MinHBMGiB: spec.Accept.MinHBMGiB, Ranks: spec.RankCount(), RankMilli: spec.RankMilli()}
+	kinds := sched.AcceptedKinds(t, sj)
+	bad := func(field, format string, args ...any) error {
+		return &api.Error{Code: api.CodeBadData, Message: "the job can never run on this pool",
+			Problems: []api.Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+	}
+	if len(kinds) == 0 {
+		var have []string
+		for _, k := range t.Kinds {
+			have = append(have, k.Name)
+		}
+		return bad("accept", "pool %s has no accepted chip kind (it has %s)", t.Name, strings.Join(have, ", "))
+	}
+	var total int64
+	for _, k := range kinds {
+		total += int64(t.KindCount(0, k)) * pool.Full
+	}
+	if sj.TotalMilli() > total {
+		return bad("chips", "needs %s chips; pool %s has %s of the accepted kinds", job.Milli(sj.TotalMilli()), t.Name, job.Milli(total))
+	}
+	if n, whole := sj.WholeChips(); whole {
+		if err := t.RankFits(n, kinds); err != nil {
+			return bad("chipsPerRank", "%v", err)
+		}
+	}
+	return nil
+}
+
+// Submit validates a job spec (JSON), stores the job and returns it. The
+// job is on disk when Submit returns without error.
+func (s *Server) Submit(data []byte) (api.Job, error) {
+	spec, err := DecodeJobSpec(data, s.cfg.Pool)
+	if err != nil {
+		return api.Job{}, err
+	}
+	if len(s.cfg.Queues) > 0 && !s.queueDeclared(spec.Queue) {
+		return api.Job{}, &api.Error{Code: api.CodeBadData, Message: "invalid job spec: 1 problems",
+			Problems: []api.Problem{{Field: "queue", Message: fmt.Sprintf("%q is not a queue of this server (queues: %s)", spec.Queue, strings.Join(s.queueNames(), ", "))}}}
+	}
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return api.Job{}, err
+	}
+	s.mu.Lock()
+	err = s.usable()
+	now := s.clock.Now()
+	s.mu.Unlock()
+	if err != nil {
+		return api.Job{}, err
+	}
+	var rec *jobRec
+	err = s.store.CreateJob(func(seq uint64) (string, []byte, error) {
+		rec = &jobRec{Seq: seq, spec: spec}
+		rec.Job = api.Job{ID: jobID(seq), Name: spec.Name, Queue: spec.Queue, Priority: spec.Priority,
+			State: api.JobPending, Spec: raw, SubmittedAt: now}
+		data, err := encodeJob(rec)
+		return rec.ID, data, err
+	})
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return api.Job{}, s.fail(err)
+	}
+	rec.sj = schedJob(rec)
+	s.mu.Lock()
+	s.jobs[rec.ID] = rec
+	s.active[rec.ID] = rec
+	s.lastSeen = max(s.lastSeen, rec.Seq)
+	out := publicJob(rec)
+	s.mu.Unlock()
+	s.trigger()
+	return out, nil
+}
+
+// Jobs lists jobs in ID order, filtered by state and queue when given.
+func (s *Server) Jobs(state api.JobState, queue string) (api.JobList, error) {
+	switch state {
+	case "", api.JobPending, api.JobStarting, api.JobRunning, api.JobStopping, api.JobSucceeded, api.JobFailed, api.JobCancelled:
+	default:
+		return api.JobList{}, &api.Error{Code: api.CodeBadData, Message: "invalid filter", Problems: []api.Problem{{Field: "state",
+			Message: fmt.Sprintf("%q is not a job state (allowed: pending, starting, running, stopping, succeeded, failed, cancelled)", state)}}}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var recs []*jobRec
+	for _, j := range s.jobs {
+		if (state == "" || j.State == state) && (queue == "" || j.Queue == queue) {
+			recs = append(recs, j)
+		}
+	}
+	slices.SortFunc(recs, func(a, b *jobRec) int { return cmp.Compare(a.Seq, b.Seq) })
+	out := api.JobList{Jobs: make([]api.Job, len(recs))}
+	for i, j := range recs {
+		out.Jobs[i] = publicJob(j)
+	}
+	return out, nil
+}
+
+// Job returns one job.
+func (s *Server) Job(id string) (api.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return api.Job{}, errorf(api.CodeNotFound, "no job %q", id)
+	}
+	return publicJob(j), nil
+}
+
+// Cancel cancels a job: a pending one at once, a placed one once its ranks
+// have stopped (it is stopping until then).
+func (s *Server) Cancel(id string) (api.Job, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return api.Job{}, err
+	}
+	j, ok := s.jobs[id]
+	if !ok {
+		return api.Job{}, errorf(api.CodeNotFound, "no job %q", id)
+	}
+	now := s.clock.Now()
+	switch j.State {
+	case api.JobSucceeded, api.JobFailed, api.JobCancelled:
+		return api.Job{}, errorf(api.CodeConflict, "job %s has already %s", id, j.State)
+	case api.JobPending:
+		s.finish(j, api.JobCancelled, "cancelled by request", now)
+	case api.JobStopping:
+		if j.Target == api.JobPending {
+			j.Target, j.Reason = api.JobCancelled, "cancelled by request while being preempted"
+			s.touch(j)
+		}
+	default:
+		s.stopJob(j, api.JobCancelled, "cancelled by request", now)
+		s.progress(j, now)
+	}
+	if err := s.commit(); err != nil {
+		return api.Job{}, err
+	}
+	s.trigger()
+	return publicJob(j), nil
+}
+
+// Explain returns why a job is placed or pending.
+func (s *Server) Explain(id string) (api.Explanation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return api.Explanation{}, errorf(api.CodeNotFound, "no job %q", id)
+	}
+	ex := api.Explanation{JobID: id, Records: []api.Record{}}
+	for _, r := range j.expl {
+		ex.Records = append(ex.Records, api.Record{Plugin: r.Plugin, Reason: r.Reason, Detail: r.Detail, Score: r.Score, Count: r.Count})
+	}
+	if len(ex.Records) == 0 && j.State == api.JobPending {
+		ex.Records = append(ex.Records, api.Record{Plugin: sched.PluginCycle, Reason: sched.ReasonNotConsidered,
+			Detail: "no scheduling cycle has considered the job yet"})
+	}
+	if j.Reason != "" && j.State != api.JobPending {
+		ex.Records = append(ex.Records, api.Record{Plugin: "server", Reason: string(j.State), Detail: j.Reason})
+	}
+	return ex, nil
+}
+
+// place gives a pending job its allocation (already taken from s.st).
+// Callers hold mu.
+func (s *Server) place(j *jobRec, claims []pool.Claim, now time.Time) {
+	t := s.cfg.Pool
+	j.claims = claims
+	j.Placement = placementOf(t, claims)
+	j.Ranks = make([]api.RankStatus, len(claims))
+	for r, rp := range j.Placement {
+		j.Ranks[r] = api.RankStatus{Rank: r, Node: rp.Node, State: api.RankStarting}
+	}
+	j.live = make([]bool, len(claims))
+	j.State, j.Reason, j.Target = api.JobStarting, "", ""
+	j.StartedAt, j.FinishedAt = nil, nil
+	s.placed[j.ID] = j
+	s.buildAssignments(j)
+	s.touch(j)
+}
+
+// stopJob moves a placed job to stopping; it takes target once every rank
+// has stopped. Callers hold mu.
+func (s *Server) stopJob(j *jobRec, target api.JobState, reason string, now time.Time) {
+	j.State, j.Target, j.Reason = api.JobStopping, target, reason
+	s.touch(j)
+}
+
+// progress advances a placed job after its ranks changed. Callers hold mu.
+func (s *Server) progress(j *jobRec, now time.Time) {
+	switch j.State {
+	case api.JobStarting, api.JobRunning:
+		allUp, allOK := true, true
+		for r, st := range j.Ranks {
+			switch {
+			case st.State == api.RankExited && (st.Signal != "" || st.ExitCode == nil || *st.ExitCode != 0):
+				why := fmt.Sprintf("rank %d on %s exited with code %d", r, st.Node, derefOr(st.ExitCode, -1))
+				if st.Signal != "" {
+					why = fmt.Sprintf("rank %d on %s was killed by %s", r, st.Node, st.Signal)
+				}
+				s.stopJob(j, api.JobFailed, why, now)
+				s.progress(j, now)
+				return
+			case st.State == api.RankExited:
+			case st.State == api.RankRunning:
+				allOK = false
+			default:
+				allUp, allOK = false, false
+			}
+		}
+		if allOK {
+			s.finish(j, api.JobSucceeded, "", now)
+			return
+		}
+		if allUp && j.State == api.JobStarting {
+			j.State = api.JobRunning
+			j.StartedAt = &now
+			s.touch(j)
+		}
+	case api.JobStopping:
+		for _, live := range j.live {
+			if live {
+				return
+			}
+		}
+		if j.Target == api.JobPending {
+			s.requeue(j, now)
+			return
+		}
+		s.finish(j, j.Target, j.Reason, now)
+	}
+}
+
+func derefOr(p *int, v int) int {
+	if p == nil {
+		return v
+	}
+	return *p
+}
+
+// release returns a job's allocation. Callers hold mu.
+func (s *Server) release(j *jobRec) {
+	if j.claims == nil {
+		return
+	}
+	if err := s.st.Release(j.claims...); err != nil {
+		s.log.Error("releasing an allocation failed", "job", j.ID, "err", err)
+	}
+	j.claims, j.assign = nil, nil
+	delete(s.placed, j.ID)
+	s.trigger()
+}
+
+// finish puts a job in a terminal state and releases its allocation.
+// Callers hold mu.
+func (s *Server) finish(j *jobRec, st api.JobState, reason string, now time.Time) {
+	s.release(j)
+	j.State, j.Reason, j.Target, j.EvictAt = st, reason, "", nil
+	j.FinishedAt = &now
+	delete(s.active, j.ID)
+	s.touch(j)
+	s.log.Info("job finished", "job", j.ID, "state", st, "reason", reason)
+}
+
+// requeue returns a preempted job to pending for its next attempt. Callers
+// hold mu.
+func (s *Server) requeue(j *jobRec, now time.Time) {
+	s.release(j)
+	j.State, j.Target, j.EvictAt = api.JobPending, "", nil
+	j.Reason = "preempted; waiting to run again"
+	j.Attempt++
+	j.Placement, j.Ranks, j.StartedAt = nil, nil, nil
+	s.touch(j)
+}

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+)
+
+// jobRec is a job as the server keeps it in memory and stores it (as JSON)
+// in the jobs bucket. The api.Job fields are what clients see.
+type jobRec struct {
+	api.Job
+	Seq uint64 `json:"seq"` // the job's sequence number; the ID is derived from it
+	// Target is, while State is stopping, the state the job takes once
+	// every rank has stopped: cancelled, failed, or pending (preempted).
+	Target api.JobState `json:"target,omitempty"`
+	// Reserved is when the job first got a reservation.
+	Reserved *time.Time `json:"reserved,omitempty"`
+	// EvictAt is, while a preemption is under way, when the grace period
+	// ends.
+	EvictAt *time.Time `json:"evict_at,omitempty"`
+
+	spec   *job.Spec        // decoded Spec
+	claims []pool.Claim     // the allocation held, one claim per rank; nil when none
+	live   []bool           // per rank: the node's agent runs it (as far as we know)
+	assign []api.Assignment // per rank, built when placed
+	sj     *sched.Job       // the scheduler's view, without placement
+	expl   []sched.Record   // the last cycle's explanation; shared, read-only
+}
+
+// jobID formats a sequence number as a job ID.
+func jobID(seq uint64) string { return fmt.Sprintf("j-%06d", seq) }
+
+// holds reports whether the job holds an allocation.
+func (j *jobRec) holds() bool { return j.claims != nil }
+
+// nodeRec is a registered node, stored as JSON in the nodes bucket under
+// its canonical name (the host's path in the pool).
+type nodeRec struct {
+	api.Node
+	host pool.DomainID
+}
+
+// schedJob returns the scheduler's view of a job, without placement.
+func schedJob(j *jobRec) *sched.Job {
+	sj := sched.FromSpec(j.ID, j.spec, j.SubmittedAt)
+	if j.Reserved != nil {
+		sj.Reserved = *j.Reserved
+	}
+	return sj
+}
+
+// encodeJob returns the stored form of a job.
+func encodeJob(j *jobRec) ([]byte, error) { return json.Marshal(j) }
+
+// decodeJob reads a stored job and its spec.
+func decodeJob(data []byte) (*jobRec, error) {
+	j := &jobRec{}
+	if err := json.Unmarshal(data, j); err != nil {
+		return nil, err
+	}
+	var s job.Spec
+	if err := json.Unmarshal(j.Spec, &s); err != nil {
+		return nil, fmt.Errorf("job %s: spec: %w", j.ID, err)
+	}
+	s.Normalize()
+	j.spec = &s
+	return j, nil
+}
+
+// claimsOf rebuilds the claims of a placed job from its placement.
+func claimsOf(t *pool.Topology, spec *job.Spec, pl []api.RankPlacement) ([]pool.Claim, error) {
+	claims := make([]pool.Claim, len(pl))
+	for i, rp := range pl {
+		h, ok := t.HostByName(rp.Node)
+		if !ok {
+			return nil, fmt.Errorf("rank %d: node %q is not a host of pool %s", rp.Rank, rp.Node, t.Name)
+		}
+		c := pool.Claim{Host: h, CPUMilli: spec.CPUMilliPerRank, MemoryMiB: spec.MemoryMiBPerRank}
+		for _, d := range rp.Devices {
+			chip, ok := chipAt(t, h, d)
+			if !ok {
+				return nil, fmt.Errorf("rank %d: node %s has no device %d", rp.Rank, rp.Node, d)
+			}
+			c.Grants = append(c.Grants, pool.Grant{Chip: chip, Milli: int32(rp.ChipMilli)})
+		}
+		claims[i] = c
+	}
+	return claims, nil
+}
+
+// chipAt returns the chip with device index d on host h.
+func chipAt(t *pool.Topology, h pool.DomainID, d int) (pool.ChipID, bool) {
+	lo, hi := t.ChipRange(h)
+	for c := lo; c < hi; c++ {
+		if t.ChipIndex(c) == d {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
+// placementOf describes claims as the API's rank placements.
+func placementOf(t *pool.Topology, claims []pool.Claim) []api.RankPlacement {
+	out := make([]api.RankPlacement, len(claims))
+	for i, c := range claims {
+		rp := api.RankPlacement{Rank: i, Node: t.Path(c.Host), Devices: []int{}, ChipMilli: pool.Full}
+		for _, g := range c.Grants {
+			rp.Devices = append(rp.Devices, t.ChipIndex(g.Chip))
+			rp.ChipMilli = int(g.Milli)
+		}
+		sort.Ints(rp.Devices)
+		out[i] = rp
+	}
+	return out
+}
+
+// publicJob returns a copy of the client-visible part of j. A pending
+// job's reason is the last record of its last explanation.
+func publicJob(j *jobRec) api.Job {
+	out := j.Job
+	if j.State == api.JobPending && len(j.expl) > 0 {
+		last := j.expl[len(j.expl)-1]
+		out.Reason = last.Reason
+		if last.Detail != "" {
+			out.Reason += ": " + last.Detail
+		}
+	}
+	out.Placement = append([]api.RankPlacement(nil), j.Placement...)
+	out.Ranks = append([]api.RankStatus(nil), j.Ranks...)
+	return out
+}

@@ -1,0 +1,351 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/qunhq/qun/api"
+)
+
+func encodeNode(n *nodeRec) ([]byte, error) { return json.Marshal(n.Node) }
+
+func decodeNode(data []byte, n *nodeRec) error { return json.Unmarshal(data, &n.Node) }
+
+// lookupHost resolves a node name (a host's path or unique local name) to
+// its canonical name.
+func (s *Server) lookupHost(name string) (string, bool) {
+	h, ok := s.cfg.Pool.HostByName(name)
+	if !ok {
+		return "", false
+	}
+	return s.cfg.Pool.Path(h), true
+}
+
+// Register registers a node or, with the same boot ID, re-registers it
+// idempotently. It reports whether the node is new.
+func (s *Server) Register(r api.RegisterRequest) (api.Node, bool, error) {
+	var probs []api.Problem
+	canon, ok := s.lookupHost(r.Name)
+	switch {
+	case r.Name == "":
+		probs = append(probs, api.Problem{Field: "name", Message: "required: the node's host name in the pool"})
+	case !ok:
+		probs = append(probs, api.Problem{Field: "name", Message: fmt.Sprintf("%q is not a host of pool %s", r.Name, s.cfg.Pool.Name)})
+	}
+	if r.BootID == "" {
+		probs = append(probs, api.Problem{Field: "boot_id", Message: "required: an ID that stays the same across agent restarts on one boot"})
+	}
+	seen := map[int]bool{}
+	for i, d := range r.Devices {
+		if d.Index < 0 || seen[d.Index] {
+			probs = append(probs, api.Problem{Field: fmt.Sprintf("devices[%d].index", i), Message: fmt.Sprintf("%d is negative or listed twice", d.Index)})
+		}
+		seen[d.Index] = true
+	}
+	if len(probs) > 0 {
+		return api.Node{}, false, &api.Error{Code: api.CodeBadData, Message: "invalid registration", Problems: probs}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return api.Node{}, false, err
+	}
+	now := s.clock.Now()
+	n, exists := s.nodes[canon]
+	if exists && n.State == api.NodeReady && n.BootID != r.BootID {
+		return api.Node{}, false, errorf(api.CodeConflict,
+			"node %s is registered by another agent (boot ID %s) that is alive; remove the node or wait until it is lost", canon, n.BootID)
+	}
+	if exists && n.State == api.NodeReady && n.Address == r.Address && slices.Equal(n.Devices, r.Devices) {
+		n.LastHeartbeat = now
+		return n.Node, false, nil
+	}
+	if !exists {
+		h, _ := s.cfg.Pool.HostByName(canon)
+		n = &nodeRec{host: h}
+		n.Name = canon
+		s.nodes[canon] = n
+	}
+	if n.State != api.NodeReady {
+		n.RegisteredAt = now
+		s.log.Info("node registered", "node", canon, "boot_id", r.BootID, "address", r.Address, "devices", len(r.Devices))
+	}
+	n.Address, n.BootID, n.State, n.LastHeartbeat = r.Address, r.BootID, api.NodeReady, now
+	n.Devices = append([]api.Device{}, r.Devices...)
+	s.touchNode(n)
+	if err := s.commit(); err != nil {
+		return api.Node{}, false, err
+	}
+	s.trigger()
+	return n.Node, !exists, nil
+}
+
+// Nodes lists the registered nodes by name.
+func (s *Server) Nodes() api.NodeList {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := api.NodeList{Nodes: []api.Node{}}
+	for _, n := range s.nodes {
+		out.Nodes = append(out.Nodes, n.Node)
+	}
+	sort.Slice(out.Nodes, func(a, b int) bool { return out.Nodes[a].Name < out.Nodes[b].Name })
+	return out
+}
+
+// RemoveNode removes a node: its running jobs fail and its later heartbeats
+// get CodeGone.
+func (s *Server) RemoveNode(name string) (api.Node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return api.Node{}, err
+	}
+	n, err := s.node(name)
+	if err != nil {
+		return api.Node{}, err
+	}
+	if n.State == api.NodeRemoved {
+		return api.Node{}, errorf(api.CodeGone, "node %s was already removed", n.Name)
+	}
+	n.State = api.NodeRemoved
+	s.touchNode(n)
+	s.nodeDown(n, "removed")
+	if err := s.commit(); err != nil {
+		return api.Node{}, err
+	}
+	s.log.Info("node removed", "node", n.Name)
+	s.trigger()
+	return n.Node, nil
+}
+
+// node returns a registered node by name. Callers hold mu.
+func (s *Server) node(name string) (*nodeRec, error) {
+	canon, ok := s.lookupHost(name)
+	if !ok {
+		return nil, errorf(api.CodeNotFound, "no node %q: not a host of pool %s", name, s.cfg.Pool.Name)
+	}
+	n, ok := s.nodes[canon]
+	if !ok {
+		return nil, errorf(api.CodeNotFound, "node %s is not registered; register it first", canon)
+	}
+	return n, nil
+}
+
+// validateHeartbeat checks a heartbeat before anything changes.
+func validateHeartbeat(r *api.HeartbeatRequest) error {
+	var probs []api.Problem
+	if r.BootID == "" {
+		probs = append(probs, api.Problem{Field: "boot_id", Message: "required"})
+	}
+	for i, rr := range r.Ranks {
+		f := fmt.Sprintf("ranks[%d]", i)
+		if rr.JobID == "" {
+			probs = append(probs, api.Problem{Field: f + ".job_id", Message: "required"})
+		}
+		if rr.Rank < 0 || rr.Attempt < 0 {
+			probs = append(probs, api.Problem{Field: f, Message: "rank and attempt must not be negative"})
+		}
+		switch rr.State {
+		case api.RankStarting, api.RankRunning, api.RankExited:
+		default:
+			probs = append(probs, api.Problem{Field: f + ".state", Message: fmt.Sprintf("%q is not a rank state (allowed: starting, running, exited)", rr.State)})
+		}
+	}
+	if len(probs) > 0 {
+		return &api.Error{Code: api.CodeBadData, Message: "invalid heartbeat", Problems: probs}
+	}
+	return nil
+}
+
+// Heartbeat records a node's report of its ranks and returns every rank
+// it should run.
+func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatResponse, error) {
+	if err := validateHeartbeat(&r); err != nil {
+		return api.HeartbeatResponse{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(); err != nil {
+		return api.HeartbeatResponse{}, err
+	}
+	n, err := s.node(name)
+	if err != nil {
+		return api.HeartbeatResponse{}, err
+	}
+	switch {
+	case n.State == api.NodeRemoved:
+		return api.HeartbeatResponse{}, errorf(api.CodeGone, "node %s was removed; register it again to use it", n.Name)
+	case n.BootID != r.BootID:
+		return api.HeartbeatResponse{}, errorf(api.CodeConflict, "node %s is registered with boot ID %s, not %s; register again", n.Name, n.BootID, r.BootID)
+	}
+	now := s.clock.Now()
+	n.LastHeartbeat = now
+	if n.State == api.NodeLost {
+		n.State = api.NodeReady
+		s.touchNode(n)
+		s.log.Info("lost node is back", "node", n.Name)
+		s.trigger()
+	}
+	s.report(n, r.Ranks, now)
+	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}
+	if err := s.commit(); err != nil {
+		return api.HeartbeatResponse{}, err
+	}
+	return resp, nil
+}
+
+// report applies a node's rank reports to the jobs placed on it. Callers
+// hold mu.
+func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
+	type key struct {
+		job        string
+		attempt, r int
+	}
+	got := make(map[key]api.RankReport, len(ranks))
+	for _, rr := range ranks {
+		got[key{rr.JobID, rr.Attempt, rr.Rank}] = rr
+	}
+	for _, j := range s.placedOn(n.Name) {
+		changed := false
+		for r, rp := range j.Placement {
+			if rp.Node != n.Name {
+				continue
+			}
+			rr, ok := got[key{j.ID, j.Attempt, r}]
+			j.live[r] = ok && rr.State != api.RankExited
+			if !ok {
+				continue
+			}
+			if rankUpdate(&j.Ranks[r], rr, now) {
+				changed = true
+			}
+		}
+		if changed {
+			s.touch(j)
+		}
+		s.progress(j, now)
+	}
+}
+
+// rankUpdate applies one report to a rank's status and reports a change.
+func rankUpdate(st *api.RankStatus, rr api.RankReport, now time.Time) bool {
+	if st.State == api.RankExited || st.State == rr.State && st.PID == rr.PID {
+		return false
+	}
+	st.State, st.PID = rr.State, rr.PID
+	if rr.State != api.RankStarting && st.StartedAt == nil {
+		st.StartedAt = &now
+	}
+	if rr.State == api.RankExited {
+		code := rr.ExitCode
+		if code == nil && rr.Signal == "" {
+			unknown := -1
+			code = &unknown
+		}
+		st.ExitCode, st.Signal, st.ExitedAt = code, rr.Signal, &now
+	}
+	return true
+}
+
+// placedOn returns the jobs with ranks on a node, in ID order. Callers hold
+// mu.
+func (s *Server) placedOn(node string) []*jobRec {
+	var out []*jobRec
+	for _, j := range s.placed {
+		for _, rp := range j.Placement {
+			if rp.Node == node {
+				out = append(out, j)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
+	return out
+}
+
+// assignments lists what a node should run and marks it delivered. Callers
+// hold mu.
+func (s *Server) assignments(n *nodeRec) []api.Assignment {
+	out := []api.Assignment{}
+	if n.State != api.NodeReady {
+		return out
+	}
+	for _, j := range s.placedOn(n.Name) {
+		if j.State != api.JobStarting && j.State != api.JobRunning {
+			continue
+		}
+		for r, rp := range j.Placement {
+			if rp.Node == n.Name && j.Ranks[r].State != api.RankExited {
+				out = append(out, j.assign[r])
+				j.live[r] = true
+			}
+		}
+	}
+	return out
+}
+
+// reconcileLoop marks nodes lost when their heartbeats stop.
+func (s *Server) reconcileLoop() {
+	defer s.wg.Done()
+	every := max(s.cfg.NodeTimeout/4, 10*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Reconcile()
+		}
+	}
+}
+
+// Reconcile marks every ready node whose last heartbeat is older than the
+// node timeout lost, and fails the jobs with ranks on it.
+func (s *Server) Reconcile() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.usable() != nil {
+		return
+	}
+	now := s.clock.Now()
+	lost := false
+	for _, n := range s.nodes {
+		if n.State == api.NodeReady && now.Sub(n.LastHeartbeat) > s.cfg.NodeTimeout {
+			n.State = api.NodeLost
+			s.touchNode(n)
+			s.log.Warn("node lost", "node", n.Name, "last_heartbeat", n.LastHeartbeat)
+			s.nodeDown(n, "lost")
+			lost = true
+		}
+	}
+	if lost {
+		if s.commit() == nil {
+			s.trigger()
+		}
+	}
+}
+
+// nodeDown fails the jobs with ranks on a node that is lost or removed;
+// their ranks there count as stopped. Callers hold mu.
+func (s *Server) nodeDown(n *nodeRec, what string) {
+	now := s.clock.Now()
+	for _, j := range s.placedOn(n.Name) {
+		for r, rp := range j.Placement {
+			if rp.Node == n.Name {
+				j.live[r] = false
+			}
+		}
+		if j.State == api.JobStarting || j.State == api.JobRunning {
+			s.stopJob(j, api.JobFailed, fmt.Sprintf("node %s %s", n.Name, what), now)
+		} else if j.State == api.JobStopping && j.Target == api.JobPending {
+			j.Target = api.JobFailed
+			j.Reason = fmt.Sprintf("node %s %s while being preempted", n.Name, what)
+			s.touch(j)
+		}
+		s.progress(j, now)
+	}
+}

@@ -1,0 +1,331 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/state"
+)
+
+// Clock tells the server the time. The real one is used in production; tests
+// pass a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config is what a server is built from. Pool, Profile and DataDir are
+// required.
+type Config struct {
+	Pool    *pool.Topology
+	Queues  []sched.Queue // declared queues; empty: queues are created as jobs name them
+	Profile *sched.Profile
+	DataDir string // holds state.db and logs/
+
+	NodeTimeout time.Duration // a node is lost after this long without a heartbeat; default 10s
+	Heartbeat   time.Duration // the heartbeat interval agents are told; default 1s
+	// CycleEvery is the period of scheduling cycles when nothing triggers
+	// one; default 1s. MinCycleGap spaces triggered cycles; default 5ms.
+	CycleEvery  time.Duration
+	MinCycleGap time.Duration
+	// Grace is the time a stopped rank gets between SIGTERM and SIGKILL
+	// when the profile sets no preemption grace; default 10s.
+	Grace time.Duration
+
+	Logger *slog.Logger
+	Clock  Clock  // default: the wall clock
+	Seed   uint64 // seeds the scheduler's random source
+}
+
+// Server is the control plane: it keeps jobs, nodes and allocations in
+// memory, writes every change to the state file before answering, and runs
+// the scheduling loop and the node liveness reconciler.
+//
+// All state is guarded by mu. A mutation changes memory, marks records
+// dirty and commits them in one transaction while still holding mu, so no
+// reader ever sees an uncommitted change; if a commit fails the server stops
+// accepting requests (memory is then ahead of disk; a restart recovers).
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  Clock
+	store  *state.Bolt
+	logDir string
+
+	mu     sync.Mutex
+	jobs   map[string]*jobRec // every job
+	active map[string]*jobRec // jobs not yet in a terminal state
+	placed map[string]*jobRec // jobs holding an allocation
+	nodes  map[string]*nodeRec
+	st     *pool.State
+	rng    *rand.Rand
+	broken error // set when a commit failed
+	// dirtyJobs and dirtyNodes are written by the next commit.
+	dirtyJobs  map[string]struct{}
+	dirtyNodes map[string]struct{}
+	closing    bool
+	lastSeen   uint64 // highest job sequence loaded or created
+
+	kick chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New opens (or creates) the state in cfg.DataDir and recovers every job,
+// node and allocation from it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Pool == nil || cfg.Profile == nil || cfg.DataDir == "" {
+		return nil, errors.New("server: Pool, Profile and DataDir are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.NodeTimeout, 10*time.Second)
+	def(&cfg.Heartbeat, time.Second)
+	def(&cfg.CycleEvery, time.Second)
+	def(&cfg.MinCycleGap, 5*time.Millisecond)
+	def(&cfg.Grace, 10*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	store, err := state.OpenBolt(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, store: store, logDir: filepath.Join(cfg.DataDir, "logs"),
+		jobs: map[string]*jobRec{}, active: map[string]*jobRec{}, placed: map[string]*jobRec{}, nodes: map[string]*nodeRec{},
+		dirtyJobs: map[string]struct{}{}, dirtyNodes: map[string]struct{}{},
+		st: pool.NewState(cfg.Pool), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}),
+	}
+	if err := s.recover(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// recover loads the state file and rebuilds the allocation state.
+func (s *Server) recover() error {
+	t := s.cfg.Pool
+	now := s.clock.Now()
+	var jobs []*jobRec
+	err := s.store.Load(func(key string, v []byte) error {
+		j, err := decodeJob(v)
+		if err != nil {
+			return fmt.Errorf("job %s: %w", key, err)
+		}
+		jobs = append(jobs, j)
+		return nil
+	}, func(key string, v []byte) error {
+		n := &nodeRec{}
+		if err := decodeNode(v, n); err != nil {
+			return fmt.Errorf("node %s: %w", key, err)
+		}
+		h, ok := t.HostByName(key)
+		if !ok {
+			s.log.Warn("stored node is not a host of the pool; ignored", "node", key)
+			return nil
+		}
+		n.host = h
+		n.LastHeartbeat = now // every node gets a full timeout after a restart
+		s.nodes[key] = n
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recover state: %w", err)
+	}
+	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Seq < jobs[b].Seq })
+	for _, j := range jobs {
+		s.jobs[j.ID] = j
+		s.lastSeen = max(s.lastSeen, j.Seq)
+		j.sj = schedJob(j)
+		if j.State.Terminal() {
+			continue
+		}
+		s.active[j.ID] = j
+		if len(j.Placement) == 0 || j.State == api.JobPending {
+			continue
+		}
+		claims, err := claimsOf(t, j.spec, j.Placement)
+		if err == nil {
+			err = s.st.Allocate(claims...)
+		}
+		if err != nil {
+			// Not reachable unless the file was edited: the applier never
+			// commits an allocation that does not fit.
+			s.log.Error("stored allocation does not fit; failing the job", "job", j.ID, "err", err)
+			s.finish(j, api.JobFailed, "allocation lost in recovery: "+err.Error(), now)
+			continue
+		}
+		j.claims = claims
+		j.live = make([]bool, len(claims))
+		for i := range j.live {
+			j.live[i] = true // until its node's next heartbeat says otherwise
+		}
+		s.placed[j.ID] = j
+		s.buildAssignments(j)
+	}
+	if err := s.commit(); err != nil {
+		return err
+	}
+	s.log.Info("state recovered", "jobs", len(s.jobs), "active", len(s.active), "placed", len(s.placed), "nodes", len(s.nodes))
+	return nil
+}
+
+// Start runs the scheduling loop and the liveness reconciler until Close.
+func (s *Server) Start() {
+	s.wg.Add(2)
+	go s.loop()
+	go s.reconcileLoop()
+	s.trigger()
+}
+
+// Close stops the loops and closes the state file. Requests after Close get
+// CodeUnavailable.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.Close()
+}
+
+// usable returns an error when the server cannot take requests. Callers
+// hold mu.
+func (s *Server) usable() error {
+	if s.closing {
+		return errClosed
+	}
+	if s.broken != nil {
+		return errorf(api.CodeUnavailable, "the state store failed (%v); restart the server", s.broken)
+	}
+	return nil
+}
+
+// commit writes every dirty job and node in one transaction. Callers hold
+// mu. On failure the server is marked broken: memory is ahead of disk.
+func (s *Server) commit() error {
+	if len(s.dirtyJobs) == 0 && len(s.dirtyNodes) == 0 {
+		return nil
+	}
+	jobs := make(map[string][]byte, len(s.dirtyJobs))
+	for id := range s.dirtyJobs {
+		data, err := encodeJob(s.jobs[id])
+		if err != nil {
+			return s.fail(err)
+		}
+		jobs[id] = data
+	}
+	nodes := make(map[string][]byte, len(s.dirtyNodes))
+	for name := range s.dirtyNodes {
+		data, err := encodeNode(s.nodes[name])
+		if err != nil {
+			return s.fail(err)
+		}
+		nodes[name] = data
+	}
+	clear(s.dirtyJobs)
+	clear(s.dirtyNodes)
+	if err := s.store.Commit(jobs, nodes); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// touch marks a job to be written by the next commit.
+func (s *Server) touch(j *jobRec) { s.dirtyJobs[j.ID] = struct{}{} }
+
+// touchNode marks a node to be written by the next commit.
+func (s *Server) touchNode(n *nodeRec) { s.dirtyNodes[n.Name] = struct{}{} }
+
+func (s *Server) fail(err error) error {
+	if s.broken == nil {
+		s.log.Error("state store failed; refusing further requests", "err", err)
+		s.broken = err
+	}
+	return errorf(api.CodeUnavailable, "the state store failed: %v", err)
+}
+
+// trigger asks the scheduling loop for a cycle soon.
+func (s *Server) trigger() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Wait blocks until ctx is done or the server has been closed.
+func (s *Server) Wait(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-s.stop:
+	}
+}
+
+// Serve answers the API on ln until ctx is done, then shuts down
+// gracefully: it stops accepting connections, lets in-flight requests
+// finish (for up to 10 s), stops the loops and closes the state file.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.Start()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "pool", s.cfg.Pool.Name, "data_dir", s.cfg.DataDir)
+	var err error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = hs.Shutdown(sctx)
+		cancel()
+	case err = <-errc:
+	}
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
