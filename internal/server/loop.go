@@ -9,6 +9,7 @@ import (
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/state"
 )
 
 // loop runs scheduling cycles when triggered (a submission, a completion,
@@ -143,34 +144,32 @@ func kindsOf(t *pool.Topology, claims []pool.Claim) []pool.KindID {
 	return out
 }
 
-// apply is the plan applier: it re-checks every start against the newest
-// state (the job is still pending, every rank's host has a ready agent,
-// the gang's claims fit), takes the allocations, and commits every changed
-// job in one transaction. A start that no longer fits is dropped; the next
-// cycle tries again. Callers hold mu.
+// apply commits a plan through state.ApplyToPool, the verifier every store
+// shares: the plan is re-checked against the newest state (jobs still
+// pending or placed, every rank's claim exactly what its job asks, every host
+// with a ready agent, the gangs fit) and its allocations are taken all or
+// nothing. Victims keep their chips until their ranks have really stopped,
+// so a plan whose starts need an eviction's chips conflicts; it is then
+// applied without its starts, so the evictions go ahead and the next cycle
+// places the starts on the freed chips. Every changed job is written in one
+// transaction. Callers hold mu.
 func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
+	opt := state.ApplyOptions{HostReady: s.hostReady}
+	if err := state.ApplyToPool(s.st, plan, serverJobs{s}, opt); err != nil {
+		s.log.Warn("plan conflicts with the newest state; applying its evictions only", "err", err)
+		plan = &sched.Plan{Evict: plan.Evict, Reservations: plan.Reservations}
+		if err := state.ApplyToPool(s.st, plan, serverJobs{s}, opt); err != nil {
+			s.log.Warn("plan dropped", "err", err)
+			return
+		}
+	}
 	for _, a := range plan.Start {
 		j := s.active[a.JobID]
-		if j == nil || j.State != api.JobPending || j.holds() {
-			continue
-		}
-		if err := s.checkStart(j, a.Placement.Ranks); err != nil {
-			s.log.Warn("plan start dropped", "job", j.ID, "err", err)
-			continue
-		}
-		claims := cloneClaims(a.Placement.Ranks)
-		if err := s.st.Allocate(claims...); err != nil {
-			s.log.Warn("plan start no longer fits", "job", j.ID, "err", err)
-			continue
-		}
-		s.place(j, claims, now)
-		s.log.Info("job placed", "job", j.ID, "ranks", len(claims))
+		s.place(j, cloneClaims(a.Placement.Ranks), now)
+		s.log.Info("job placed", "job", j.ID, "ranks", len(a.Placement.Ranks))
 	}
 	for _, e := range plan.Evict {
 		j := s.placed[e.JobID]
-		if j == nil || j.State != api.JobStarting && j.State != api.JobRunning {
-			continue
-		}
 		at := now.Add(e.Grace)
 		s.stopJob(j, api.JobPending, fmt.Sprintf("preempted by %s (%s)", e.Preemptor, e.Reason), now)
 		j.EvictAt = &at
@@ -185,40 +184,46 @@ func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 		}
 	}
 	for id, recs := range ex {
-		j := s.jobs[id]
-		if j == nil {
-			continue
+		if j := s.jobs[id]; j != nil {
+			j.expl = recs
 		}
-		j.expl = recs
 	}
 	if err := s.commit(); err != nil {
 		return
 	}
 }
 
-// checkStart verifies that a placement is a whole gang on ready nodes.
-func (s *Server) checkStart(j *jobRec, claims []pool.Claim) error {
-	if len(claims) != j.sj.Ranks {
-		return fmt.Errorf("placement has %d ranks, the job %d", len(claims), j.sj.Ranks)
-	}
+// hostReady reports whether a host has a ready agent to run ranks.
+func (s *Server) hostReady(h pool.DomainID) error {
 	t := s.cfg.Pool
-	for r, c := range claims {
-		if c.Host < 0 || int(c.Host) >= t.NumDomains() {
-			return fmt.Errorf("rank %d: no host %d", r, c.Host)
-		}
-		n := s.nodes[t.Path(c.Host)]
-		if n == nil || n.State != api.NodeReady {
-			return fmt.Errorf("rank %d: host %s has no ready agent", r, t.Path(c.Host))
-		}
-		var milli int64
-		for _, g := range c.Grants {
-			milli += int64(g.Milli)
-		}
-		if milli != int64(j.sj.RankMilli) {
-			return fmt.Errorf("rank %d: %d thousandths of chips placed, %d requested", r, milli, j.sj.RankMilli)
-		}
+	if h < 0 || int(h) >= t.NumDomains() {
+		return fmt.Errorf("no host %d", h)
+	}
+	if n := s.nodes[t.Path(h)]; n == nil || n.State != api.NodeReady {
+		return fmt.Errorf("host %s has no ready agent", t.Path(h))
 	}
 	return nil
+}
+
+// serverJobs is the plan verifier's view of the server's jobs.
+type serverJobs struct{ s *Server }
+
+func (v serverJobs) Pending(id string) (*sched.Job, bool) {
+	j := v.s.active[id]
+	if j == nil || j.State != api.JobPending || j.holds() {
+		return nil, false
+	}
+	return j.sj, true
+}
+
+func (v serverJobs) Placed(id string) (*sched.Job, bool) {
+	j := v.s.placed[id]
+	if j == nil || j.State != api.JobStarting && j.State != api.JobRunning {
+		return nil, false
+	}
+	sj := *j.sj
+	sj.Placement = &sched.Placement{Ranks: j.claims}
+	return &sj, true
 }
 
 func cloneClaims(in []pool.Claim) []pool.Claim {

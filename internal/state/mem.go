@@ -208,52 +208,10 @@ func (m *MemStore) Pool() *pool.State {
 func (m *MemStore) Apply(plan *sched.Plan, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	seen := map[string]bool{}
-	var free []pool.Claim // released by evictions without grace
-	for _, ev := range plan.Evict {
-		e, ok := m.jobs[ev.JobID]
-		if !ok || e.j.Placement == nil {
-			return fmt.Errorf("%w: evict %s: not running", ErrConflict, ev.JobID)
-		}
-		if seen[ev.JobID] {
-			return fmt.Errorf("%w: %s evicted twice", ErrConflict, ev.JobID)
-		}
-		seen[ev.JobID] = true
-		if ev.Grace <= 0 {
-			free = append(free, e.j.Placement.Ranks...)
-		}
+	if err := ApplyToPool(m.pool, plan, memJobs{m}, ApplyOptions{ReleaseEvicted: true}); err != nil {
+		return err
 	}
-	var take []pool.Claim
-	for _, a := range plan.Start {
-		e, ok := m.jobs[a.JobID]
-		if !ok || e.j.Placement != nil || seen[a.JobID] {
-			return fmt.Errorf("%w: start %s: not pending", ErrConflict, a.JobID)
-		}
-		seen[a.JobID] = true
-		if err := checkPlacement(e.j, &a.Placement); err != nil {
-			return fmt.Errorf("%w: start %s: %v", ErrConflict, a.JobID, err)
-		}
-		take = append(take, a.Placement.Ranks...)
-	}
-	for _, r := range plan.Reservations {
-		if e, ok := m.jobs[r.JobID]; !ok || e.j.Placement != nil && !seen[r.JobID] {
-			return fmt.Errorf("%w: reserve %s: not pending", ErrConflict, r.JobID)
-		}
-	}
-	m.advance(now)
-	if len(free) > 0 {
-		if err := m.pool.Release(free...); err != nil {
-			return fmt.Errorf("%w: %v", ErrConflict, err)
-		}
-	}
-	if err := m.pool.Allocate(take...); err != nil {
-		if len(free) > 0 {
-			if rerr := m.pool.Allocate(free...); rerr != nil {
-				panic(fmt.Sprintf("state: rollback of evictions failed: %v", rerr))
-			}
-		}
-		return fmt.Errorf("%w: %v", ErrConflict, err)
-	}
+	m.advance(now) // usage up to now, counted on the placements before this plan
 	// Committed: nothing below can fail.
 	for _, ev := range plan.Evict {
 		j := m.jobs[ev.JobID].j
@@ -276,20 +234,21 @@ func (m *MemStore) Apply(plan *sched.Plan, now time.Time) error {
 	return nil
 }
 
-// checkPlacement checks that p gives every rank of j what it asks for.
-func checkPlacement(j *sched.Job, p *sched.Placement) error {
-	if len(p.Ranks) != j.Ranks {
-		return fmt.Errorf("%d claims for %d ranks", len(p.Ranks), j.Ranks)
+// memJobs is the plan verifier's view of a MemStore's jobs.
+type memJobs struct{ m *MemStore }
+
+func (v memJobs) Pending(id string) (*sched.Job, bool) {
+	e, ok := v.m.jobs[id]
+	if !ok || e.j.Placement != nil {
+		return nil, false
 	}
-	for i, c := range p.Ranks {
-		var milli int64
-		for _, g := range c.Grants {
-			milli += int64(g.Milli)
-		}
-		if milli != int64(j.RankMilli) || c.CPUMilli != j.CPUMilli || c.MemoryMiB != j.MemoryMiB {
-			return fmt.Errorf("rank %d gets %d chip thousandths, %d CPU thousandths and %d MiB; the job asks %d, %d and %d",
-				i, milli, c.CPUMilli, c.MemoryMiB, j.RankMilli, j.CPUMilli, j.MemoryMiB)
-		}
+	return e.j, true
+}
+
+func (v memJobs) Placed(id string) (*sched.Job, bool) {
+	e, ok := v.m.jobs[id]
+	if !ok || e.j.Placement == nil {
+		return nil, false
 	}
-	return nil
+	return e.j, true
 }
