@@ -45,9 +45,10 @@
 //
 // # Benchmarks
 //
-// FirstFit is the topology-oblivious baseline, Fill the occupancy
-// generator, and Quality the placement-quality benchmark behind
-// `qun bench place`. Formulas, defaults and the measured figures are in
+// FirstFit is the topology-oblivious baseline; FillWith the occupancy
+// generator (a churned background drawn from BackgroundMix, sizes from the
+// Alibaba openb trace plus multi-host gangs, placed by either placement);
+// and Quality the placement-quality benchmark behind `qun bench place`. Formulas, defaults and the measured figures are in
 // docs/placement.md.
 //
 // # Caveats

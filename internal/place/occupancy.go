@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
@@ -13,15 +12,25 @@ import (
 const FillRounds = 4
 
 // Fill occupies st to about target (the share of whole chips in use, 0 to
-// 0.98) with a seeded random mix of gangs, each placed by pl and allocated
-// like any other: mostly whole hosts (one to eight, sometimes up to 64),
-// some parts of a host (1, 2 or 4 chips) and a few shared chips. To leave
-// the holes that departures leave in a real pool, it fills about 15 points
-// beyond the target, releases random gangs down to it, and tops up with
-// small gangs. It does so FillRounds times (down to 15 points below the
-// target between rounds), as a pool in steady state has seen many gangs come
-// and go. It returns the gangs left running, with their placements.
+// 0.98) with the default background mix, each gang placed by pl: see
+// FillWith.
 func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.Job, error) {
+	mix, err := NewBackgroundMix(DefaultMultiHostShare)
+	if err != nil {
+		return nil, err
+	}
+	return FillWith(st, TopologyPlace(pl), mix, target, rng)
+}
+
+// FillWith occupies st to about target (the share of whole chips in use, 0
+// to 0.98) with gangs drawn from mix, each placed by place and allocated.
+// To leave the holes that departures leave in a real pool, it fills to 15
+// points beyond the target and releases random gangs down to 15 points
+// below it, FillRounds times (a pool in steady state has seen many gangs
+// come and go), the last time down to the target, and tops up with gangs
+// of at most one host. It returns the gangs left running, with their
+// placements.
+func FillWith(st *pool.State, place PlaceFunc, mix *BackgroundMix, target float64, rng *rand.Rand) ([]*sched.Job, error) {
 	if target < 0 || target > 0.98 {
 		return nil, fmt.Errorf("occupancy %g is out of range (0 to 0.98)", target)
 	}
@@ -31,18 +40,18 @@ func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.
 	hostChips := t.Size(t.Hosts()[0])
 	var running []*sched.Job
 	seq := 0
-	add := func(small bool) bool {
-		j := fillerJob(rng, hostChips, t.NumChips(), small)
+	add := func(maxChips int) bool {
+		j := mix.job(mix.draw(rng, maxChips), hostChips, t.NumChips())
 		seq++
 		j.ID = fmt.Sprintf("fill-%d", seq)
-		d := pl.Decide(j, st, Env{})
-		if !d.Placed {
+		p := place(j, st)
+		if p == nil {
 			return false
 		}
-		if err := st.Allocate(d.Placement.Ranks...); err != nil {
+		if err := st.Allocate(p.Ranks...); err != nil {
 			return false
 		}
-		j.Placement = d.Placement
+		j.Placement = p
 		running = append(running, j)
 		return true
 	}
@@ -62,7 +71,7 @@ func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.
 		for round := range FillRounds {
 			over := min(target+0.15, 0.98)
 			for fails := 0; used() < over && fails < 50; {
-				if add(false) {
+				if add(0) {
 					fails = 0
 				} else {
 					fails++
@@ -78,42 +87,11 @@ func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.
 		}
 	}
 	for fails := 0; used() < target-0.002 && fails < 50; {
-		if add(true) {
+		if add(hostChips) {
 			fails = 0
 		} else {
 			fails++
 		}
 	}
 	return running, nil
-}
-
-func fillerJob(rng *rand.Rand, hostChips, poolChips int, small bool) *sched.Job {
-	j := &sched.Job{Queue: "fill", RankMilli: pool.Full, Ranks: 1}
-	x := rng.Float64()
-	switch {
-	case small || x < 0.25: // part of a host
-		n := []int{1, 2, 4}[rng.IntN(3)]
-		if n >= hostChips {
-			n = 1
-		}
-		if rng.IntN(2) == 0 {
-			j.Ranks = n
-		} else {
-			j.RankMilli = n * pool.Full
-		}
-		if small && rng.IntN(8) == 0 {
-			j.Ranks, j.RankMilli = 1+rng.IntN(4), []int{250, 500}[rng.IntN(2)]
-		}
-	case x < 0.85: // one to eight whole hosts
-		j.RankMilli = hostChips * pool.Full
-		j.Ranks = 1 << rng.IntN(4)
-	default: // up to 64 hosts, at most an eighth of the pool
-		j.RankMilli = hostChips * pool.Full
-		j.Ranks = max(1, min(16<<rng.IntN(3), poolChips/hostChips/8))
-	}
-	if k, ok := j.WholeChips(); ok && k*j.Ranks >= hostChips {
-		j.Plan = job.Parallelism{Tensor: hostChips}
-	}
-	j.Volumes = job.Communication{DataBytes: 1e8, TensorBytes: 1e7}
-	return j
 }

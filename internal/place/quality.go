@@ -16,19 +16,27 @@ import (
 // QualityConfig configures the placement-quality benchmark.
 type QualityConfig struct {
 	Occupancies []float64 // default 0.3, 0.6, 0.9
-	Fills       int       // background fills per occupancy; default 8
-	JobsPerFill int       // gangs placed on each fill; default 25
+	// Backgrounds are the schedulers whose backgrounds are measured, one
+	// row each per occupancy; default BackgroundOwn.
+	Backgrounds []Background
+	// Mix is the background's size distribution; nil is
+	// NewBackgroundMix(DefaultMultiHostShare).
+	Mix         *BackgroundMix
+	Fills       int // background fills per occupancy; default 8
+	JobsPerFill int // gangs placed on each fill; default 25
 	Seed        uint64
 	// Clock, when set, times each Decide; nil reports no times.
 	Clock func() time.Time
 }
 
-// QualityRow is one line of the benchmark: a pool at one occupancy.
+// QualityRow is one line of the benchmark: a pool at one occupancy on one
+// background.
 type QualityRow struct {
-	Pool      string  `json:"pool"`
-	Occupancy float64 `json:"occupancy"`
-	Jobs      int     `json:"jobs"`     // gangs placed by both placements
-	Unplaced  int     `json:"unplaced"` // gangs the topology-aware placement could not place
+	Pool       string     `json:"pool"`
+	Occupancy  float64    `json:"occupancy"`
+	Background Background `json:"background"`
+	Jobs       int        `json:"jobs"`     // gangs placed by both placements
+	Unplaced   int        `json:"unplaced"` // gangs either placement could not place
 	// Within110Share is the share of gangs whose modelled communication is
 	// at most 1.10 × their lower bound.
 	Within110Share float64 `json:"within_1_10_share"`
@@ -37,13 +45,31 @@ type QualityRow struct {
 	MedianSpeedup  float64 `json:"median_speedup_vs_firstfit"`
 	MedianRatio    float64 `json:"median_ratio_to_bound"`
 	FirstFitWithin float64 `json:"firstfit_within_1_10_share"`
-	P50DecideMs    float64 `json:"p50_decide_ms,omitempty"`
-	P99DecideMs    float64 `json:"p99_decide_ms,omitempty"`
+	// FirstFitMedianRatio is the median of first-fit communication time
+	// over the lower bound.
+	FirstFitMedianRatio float64 `json:"firstfit_median_ratio_to_bound"`
+	P50DecideMs         float64 `json:"p50_decide_ms,omitempty"`
+	P99DecideMs         float64 `json:"p99_decide_ms,omitempty"`
 }
 
-func (c QualityConfig) withDefaults() QualityConfig {
+func (c QualityConfig) withDefaults() (QualityConfig, error) {
 	if len(c.Occupancies) == 0 {
 		c.Occupancies = []float64{0.3, 0.6, 0.9}
+	}
+	if len(c.Backgrounds) == 0 {
+		c.Backgrounds = []Background{BackgroundOwn}
+	}
+	for _, b := range c.Backgrounds {
+		if !slices.Contains(Backgrounds, b) {
+			return c, fmt.Errorf("unknown background %q (want one of %v)", b, Backgrounds)
+		}
+	}
+	if c.Mix == nil {
+		m, err := NewBackgroundMix(DefaultMultiHostShare)
+		if err != nil {
+			return c, err
+		}
+		c.Mix = m
 	}
 	if c.Fills == 0 {
 		c.Fills = 8
@@ -51,79 +77,153 @@ func (c QualityConfig) withDefaults() QualityConfig {
 	if c.JobsPerFill == 0 {
 		c.JobsPerFill = 25
 	}
-	return c
+	return c, nil
 }
 
-// Quality runs the placement-quality benchmark on t: for every occupancy,
-// Fills seeded backgrounds (see Fill), and on each JobsPerFill generated
-// gangs (see BenchGang), each placed on the same state by pl and by
-// FirstFit without being committed. A gang larger than the free chips is
-// halved until it fits.
+// rowAcc accumulates one row.
+type rowAcc struct {
+	row                               QualityRow
+	ratios, ffRatios, speedups, times []float64
+	ffWithin                          int
+}
+
+func (a *rowAcc) add(d *Decision, ff *sched.Placement, ffErr error, ms float64, est *comm.Estimator) {
+	if ms >= 0 {
+		a.times = append(a.times, ms)
+	}
+	if !d.Placed || ffErr != nil {
+		a.row.Unplaced++
+		return
+	}
+	ffSec := est.EstimateStep(toInt32(PlacementChips(ff)), d.Plan, d.Volumes).Seconds
+	a.ratios = append(a.ratios, d.Ratio)
+	ffRatio := ratio(ffSec, d.LowerBound.Seconds)
+	a.ffRatios = append(a.ffRatios, ffRatio)
+	if ffRatio <= 1.10 {
+		a.ffWithin++
+	}
+	sp := 1.0
+	if d.Step.Seconds > 0 {
+		sp = ffSec / d.Step.Seconds
+	}
+	a.speedups = append(a.speedups, sp)
+}
+
+func (a *rowAcc) finish() QualityRow {
+	r := a.row
+	r.Jobs = len(a.ratios)
+	if r.Jobs > 0 {
+		in := 0
+		for _, x := range a.ratios {
+			if x <= 1.10 {
+				in++
+			}
+		}
+		r.Within110Share = float64(in) / float64(r.Jobs)
+		r.FirstFitWithin = float64(a.ffWithin) / float64(r.Jobs)
+		r.MedianRatio = quantile(a.ratios, 0.5)
+		r.FirstFitMedianRatio = quantile(a.ffRatios, 0.5)
+		r.MedianSpeedup = quantile(a.speedups, 0.5)
+	}
+	if len(a.times) > 0 {
+		r.P50DecideMs, r.P99DecideMs = quantile(a.times, 0.5), quantile(a.times, 0.99)
+	}
+	return r
+}
+
+// Quality runs the placement-quality benchmark on t. For every occupancy
+// it makes Fills seeded backgrounds with FillWith: one placed by pl (when a
+// requested background needs it) and one by FirstFit (likewise), from the
+// same seed. On each it places the same JobsPerFill generated gangs (see
+// BenchGang; a gang larger than the free chips of either background is
+// halved until it fits) with pl and with FirstFit, without committing
+// them, and compares the two on the background each row asks for: the
+// topology background, the first-fit background, or each placement on the
+// background of its own scheduler (BackgroundOwn).
 func Quality(t *pool.Topology, pl *Placer, cfg QualityConfig) ([]QualityRow, error) {
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	fab := pl.Fabric(t)
 	est := comm.NewEstimator(fab)
+	needTopo := slices.Contains(cfg.Backgrounds, BackgroundTopology) || slices.Contains(cfg.Backgrounds, BackgroundOwn)
+	needFF := slices.Contains(cfg.Backgrounds, BackgroundFirstFit) || slices.Contains(cfg.Backgrounds, BackgroundOwn)
 	var rows []QualityRow
 	for oi, occ := range cfg.Occupancies {
-		row := QualityRow{Pool: t.Name, Occupancy: occ}
-		var ratios, speedups, times []float64
-		ffWithin := 0
+		accs := map[Background]*rowAcc{}
+		for _, b := range cfg.Backgrounds {
+			accs[b] = &rowAcc{row: QualityRow{Pool: t.Name, Occupancy: occ, Background: b}}
+		}
 		for f := range cfg.Fills {
-			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(oi)<<32|uint64(f)))
-			st := pool.NewState(t)
-			if _, err := Fill(st, pl, occ, rng); err != nil {
-				return nil, err
+			stream := uint64(oi)<<32 | uint64(f)
+			var stTopo, stFF *pool.State
+			if needTopo {
+				stTopo = pool.NewState(t)
+				if _, err := FillWith(stTopo, TopologyPlace(pl), cfg.Mix, occ, rand.New(rand.NewPCG(cfg.Seed, stream))); err != nil {
+					return nil, err
+				}
 			}
+			if needFF {
+				stFF = pool.NewState(t)
+				if _, err := FillWith(stFF, FirstFitPlace, cfg.Mix, occ, rand.New(rand.NewPCG(cfg.Seed, stream))); err != nil {
+					return nil, err
+				}
+			}
+			gangs := rand.New(rand.NewPCG(cfg.Seed, stream|1<<63))
 			for i := range cfg.JobsPerFill {
-				j := BenchGang(rng, t, st)
+				j := BenchGang(gangs, t, fewestFree(stTopo, stFF))
 				if j == nil {
 					continue
 				}
 				j.ID = fmt.Sprintf("gang-%d-%d", f, i)
-				var t0 time.Time
-				if cfg.Clock != nil {
-					t0 = cfg.Clock()
+				decide := func(st *pool.State) (*Decision, float64) {
+					if cfg.Clock == nil {
+						return pl.Decide(j, st, Env{}), -1
+					}
+					t0 := cfg.Clock()
+					d := pl.Decide(j, st, Env{})
+					return d, float64(cfg.Clock().Sub(t0)) / float64(time.Millisecond)
 				}
-				d := pl.Decide(j, st, Env{})
-				if cfg.Clock != nil {
-					times = append(times, float64(cfg.Clock().Sub(t0))/float64(time.Millisecond))
+				var dTopo *Decision
+				var msTopo float64
+				if stTopo != nil {
+					dTopo, msTopo = decide(stTopo)
 				}
-				ff, err := FirstFit(st, j)
-				if !d.Placed || err != nil {
-					row.Unplaced++
-					continue
-				}
-				ffSec := est.EstimateStep(toInt32(PlacementChips(ff)), d.Plan, d.Volumes).Seconds
-				ratios = append(ratios, d.Ratio)
-				if ratio(ffSec, d.LowerBound.Seconds) <= 1.10 {
-					ffWithin++
-				}
-				sp := 1.0
-				if d.Step.Seconds > 0 {
-					sp = ffSec / d.Step.Seconds
-				}
-				speedups = append(speedups, sp)
-			}
-		}
-		row.Jobs = len(ratios)
-		if row.Jobs > 0 {
-			in := 0
-			for _, r := range ratios {
-				if r <= 1.10 {
-					in++
+				for _, b := range cfg.Backgrounds {
+					switch b {
+					case BackgroundTopology:
+						ff, err := FirstFit(stTopo, j)
+						accs[b].add(dTopo, ff, err, msTopo, est)
+					case BackgroundFirstFit:
+						d, ms := decide(stFF)
+						ff, err := FirstFit(stFF, j)
+						accs[b].add(d, ff, err, ms, est)
+					case BackgroundOwn:
+						ff, err := FirstFit(stFF, j)
+						accs[b].add(dTopo, ff, err, msTopo, est)
+					}
 				}
 			}
-			row.Within110Share = float64(in) / float64(row.Jobs)
-			row.FirstFitWithin = float64(ffWithin) / float64(row.Jobs)
-			row.MedianRatio = quantile(ratios, 0.5)
-			row.MedianSpeedup = quantile(speedups, 0.5)
 		}
-		if len(times) > 0 {
-			row.P50DecideMs, row.P99DecideMs = quantile(times, 0.5), quantile(times, 0.99)
+		for _, b := range cfg.Backgrounds {
+			rows = append(rows, accs[b].finish())
 		}
-		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// fewestFree returns whichever non-nil state has fewer free chips.
+func fewestFree(a, b *pool.State) *pool.State {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.FreeChips(0) < a.FreeChips(0):
+		return b
+	}
+	return a
 }
 
 // BenchGang draws a gang for the benchmark: a size from 8 to 8,192 chips

@@ -30,3 +30,28 @@ func TestQualityTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestQualityBackgrounds: one row per requested background, in order, on
+// the same gangs; an unknown background is an error.
+func TestQualityBackgrounds(t *testing.T) {
+	topo := loadPool(t, "dgx-h100-superpod")
+	bgs := []Background{BackgroundTopology, BackgroundFirstFit, BackgroundOwn}
+	rows, err := Quality(topo, New(Options{}), QualityConfig{Occupancies: []float64{0.9}, Backgrounds: bgs, Fills: 2, JobsPerFill: 10, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(bgs) {
+		t.Fatalf("%d rows, want %d", len(rows), len(bgs))
+	}
+	for i, r := range rows {
+		if r.Background != bgs[i] {
+			t.Errorf("row %d: background %q, want %q", i, r.Background, bgs[i])
+		}
+		if r.Jobs+r.Unplaced != 20 {
+			t.Errorf("%s: %d placed + %d unplaced, want the same 20 gangs", r.Background, r.Jobs, r.Unplaced)
+		}
+	}
+	if _, err := Quality(topo, New(Options{}), QualityConfig{Backgrounds: []Background{"slurm"}}); err == nil {
+		t.Error("unknown background accepted")
+	}
+}
