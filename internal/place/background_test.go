@@ -1,17 +1,19 @@
 package place
 
 import (
+	"encoding/csv"
 	"errors"
 	"io/fs"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
-	"github.com/qunhq/qun/internal/sim/trace"
 )
 
 const openbPods = "../../../shared/traces/alibaba-gpu-v2023/csv/openb_pod_list_default.csv"
@@ -19,17 +21,35 @@ const openbPods = "../../../shared/traces/alibaba-gpu-v2023/csv/openb_pod_list_d
 // TestOpenBChips re-derives openbChips from the trace: GPUs requested per
 // pod size, fractional one-GPU pods counted as one chip.
 func TestOpenBChips(t *testing.T) {
-	pods, err := trace.ReadOpenBPodsFile(openbPods)
+	f, err := os.Open(openbPods)
 	if errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("trace not present (%v): openbChips not re-derived", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := -1
+	for i, name := range rows[0] {
+		if name == "num_gpu" {
+			col = i
+		}
+	}
+	if col < 0 {
+		t.Fatalf("%s has no num_gpu column: %v", openbPods, rows[0])
+	}
 	chips := map[int]float64{}
-	for _, p := range pods {
-		if p.GPUs > 0 {
-			chips[p.GPUs] += float64(p.GPUs)
+	for _, r := range rows[1:] {
+		n, err := strconv.Atoi(r[col])
+		if err != nil {
+			t.Fatalf("num_gpu %q: %v", r[col], err)
+		}
+		if n > 0 {
+			chips[n] += float64(n)
 		}
 	}
 	want := map[int]float64{}
