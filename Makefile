@@ -6,9 +6,11 @@ BIN := bin/qun
 
 .PHONY: run test build fuzz bench clean
 
-## run: build qun and run its main job on the embedded default
+## run: build qun and the example workload, then run a local pool with `qun up`
+## (a server and 4 agents of 8 fake 910B; Ctrl-C stops it). UP_FLAGS adds flags.
 run: build
-	./$(BIN) pool show examples/pools/cloudmatrix384.yaml
+	go build -o bin/qun-allreduce ./examples/workloads/allreduce
+	./$(BIN) up $(UP_FLAGS)
 
 ## test: formatting, vet, staticcheck and every test (what CI runs)
 test:
@@ -18,10 +20,10 @@ test:
 build:
 	go build -o $(BIN) ./cmd/qun
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s)
+## fuzz: run every fuzz target for FUZZTIME each (default 30s)
 FUZZTIME ?= 30s
 fuzz:
-	go test ./internal/pool -run XXX -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 ## bench: Go benchmarks beside the hot code
 bench:
