@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ func newBenchAPICmd() *cobra.Command {
 	var out output
 	var n, clients, runs int
 	var beat time.Duration
+	var cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Measure the server's API: submissions per second and 32-rank gang start latency",
@@ -81,6 +83,17 @@ four in-process fake agents (8 chips each), then measure:
 			}
 			if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 				return badInput("--submissions, --clients, --runs and --heartbeat must be positive")
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			res, err := benchAPI(cmd.Context(), n, clients, runs, beat)
 			if err != nil {
@@ -102,6 +115,7 @@ four in-process fake agents (8 chips each), then measure:
 	cmd.Flags().IntVar(&clients, "clients", 128, "concurrent submitting clients")
 	cmd.Flags().IntVar(&runs, "runs", 5, "32-rank gang runs")
 	cmd.Flags().DurationVar(&beat, "heartbeat", 10*time.Millisecond, "fake agents' heartbeat interval")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	return cmd
 }
 
