@@ -81,8 +81,9 @@ func (e *Estimator) perGroup(fn func(lo, hi int) (float64, int), alg string) Cos
 	return c
 }
 
-// bestAllReduce returns the cheapest of ring, tree and (when every group is
-// balanced) hierarchical; ties go to the earlier in that order.
+// bestAllReduce returns the cheapest of ring, tree and (when some group
+// spans two split levels) hierarchical; ties go to the earlier in that
+// order.
 func (e *Estimator) bestAllReduce(bytes float64) Cost {
 	e.evalHops(e.order, e.starts, true)
 	best := e.ringAllReduce(bytes)
@@ -104,28 +105,44 @@ func ceilLog2(n int) float64 {
 
 // phases is scratch for the hierarchical all-reduce.
 type phases struct {
-	lv     []int32   // consecutive lowest common levels inside each group
-	t      []int32   // per group: number of split levels
-	k      []int32   // per group, nl entries: fan-out at each split, outermost first
-	order  []int32   // rings of one phase
-	starts []int32   // ring boundaries in order
-	ring   []int32   // per ring: its group
-	x      []float64 // per ring: bytes entering the phase
-	top    []bool    // per ring: the outermost phase (an all-reduce)
+	lv    []int32   // consecutive lowest common levels inside each group
+	t     []int32   // per group: number of split levels
+	split []int32   // per group, nl entries: its split levels, innermost first
+	p     []float64 // per position in e.order: product of the fan-outs its phases so far had
+	cb    []int32   // child boundaries of the domain being laid out
+	// The sends of one phase: pair q is order[2q] -> order[2q+1] (open
+	// paths of two slots), with x[q] the sender's shard in bytes and dom[q]
+	// its domain's index in the per-domain slices below.
+	order  []int32
+	starts []int32
+	x      []float64
+	dom    []int32
+	k      []float64 // per domain: children with members
+	grp    []int32   // per domain: its group
+	top    []bool    // per domain: the group's outermost phase (an all-reduce)
+	ring   []float64 // per domain: worst alpha + x/(k B) over its sends
+	tree   []float64 // per domain: worst 2 ceil(log2 k) alpha + 2x/B
 }
 
 // hierAllReduce models the hierarchical all-reduce. A group's split levels
 // s_1 < ... < s_t are the lowest common levels of its neighbours in topology
-// order; at split s_j every domain holds k_j children with members. The group
-// is balanced when each k_j is the same in every domain, so every child holds
-// m_j = k_{j+1}*...*k_t members. Then, innermost first, each phase j > 1
-// reduce-scatters among the k_j members holding the same shard (one per child,
-// m_j such rings per domain, all at once) on the S/m_j bytes left so far; the
-// outermost phase all-reduces (ring or tree, whichever is cheaper) the
-// S/m_1 shard across the k_1 children; the all-gathers mirror the
-// reduce-scatters at the same cost. It is not applicable (ok is false) when a
-// group is unbalanced or no group has two split levels. It needs the hops of
-// the groups' rings (evalHops, closed), whose levels it reads.
+// order. Innermost split first, every domain D at that split with k >= 2
+// children holding members runs one phase: each member u reduce-scatters its
+// shard x_u across the k children, together with one member of each other
+// child whose shard overlaps its own, in (k-1) steps of x_u/k; the outermost
+// phase all-reduces instead (ring or tree, whichever is cheaper). x_u starts
+// at S and is divided by k at every phase u takes part in, so it is S over
+// the product of the fan-outs on u's path so far. A domain's phase takes
+// 2(k-1) max_u (alpha + x_u/(k B_u)) (reduce-scatter and the mirroring
+// all-gather), B_u being the bandwidth of u's send with every send of the
+// phase, in every group, running at once; the member with the largest shard
+// (on a balanced path, the one in the smallest child) sets it. Phases of
+// one index run at the same time in all groups; a group's time is the sum of
+// its phases' slowest domains. Balanced groups (the same fan-out in every
+// domain of a split) get x_u = S/m_j for all members, the classic form. It
+// is not applicable (ok is false) when no group has two split levels. It
+// needs the hops of the groups' rings (evalHops, closed), whose levels it
+// reads.
 func (e *Estimator) hierAllReduce(bytes float64) (Cost, bool) {
 	nl := e.nl
 	if nl == 0 || nl > 64 {
@@ -135,7 +152,7 @@ func (e *Estimator) hierAllReduce(bytes float64) (Cost, bool) {
 	ph := &e.ph
 	ph.lv = grow(ph.lv, len(e.order))
 	ph.t = zeroed(ph.t, ng)
-	ph.k = zeroed(ph.k, ng*nl)
+	ph.split = grow(ph.split, ng*nl)
 	maxT, deep, outer := 0, false, -1
 	for g := range ng {
 		lo, hi := int(e.starts[g]), int(e.starts[g+1])
@@ -152,13 +169,8 @@ func (e *Estimator) hierAllReduce(bytes float64) (Cost, bool) {
 			outer = lvl
 		}
 		t := 0
-		for rest := mask; rest != 0; rest &= rest - 1 {
-			s := int32(bits.TrailingZeros64(rest))
-			k, ok := fanout(ph.lv[lo:hi-1], s)
-			if !ok {
-				return Cost{}, false
-			}
-			ph.k[g*nl+t] = k
+		for rest := mask; rest != 0; rest &^= 1 << (63 - bits.LeadingZeros64(rest)) {
+			ph.split[g*nl+t] = int32(63 - bits.LeadingZeros64(rest))
 			t++
 		}
 		ph.t[g] = int32(t)
@@ -168,22 +180,22 @@ func (e *Estimator) hierAllReduce(bytes float64) (Cost, bool) {
 	if !deep {
 		return Cost{}, false
 	}
+	ph.p = grow(ph.p, len(e.order))
+	for i := range ph.p {
+		ph.p[i] = 1
+	}
 	e.gsec = zeroedF(e.gsec, ng)
 	e.gmax = zeroedF(e.gmax, ng)
 	for p := range maxT {
 		e.buildPhase(p, bytes)
-		e.evalHops(ph.order, ph.starts, true)
-		for r := 0; r+1 < len(ph.starts); r++ {
-			lo, hi := int(ph.starts[r]), int(ph.starts[r+1])
-			k, x := float64(hi-lo), ph.x[r]
-			s, _ := e.worst(lo, hi, 1, x/k)
-			c := 2 * (k - 1) * s
-			if ph.top[r] {
-				if t, _ := e.worst(lo, hi, 2*ceilLog2(hi-lo), 2*x); t < c {
-					c = t
-				}
+		e.evalHops(ph.order, ph.starts, false)
+		e.phaseTimes()
+		for d, k := range ph.k {
+			c := 2 * (k - 1) * ph.ring[d]
+			if ph.top[d] && ph.tree[d] < c {
+				c = ph.tree[d]
 			}
-			g := ph.ring[r]
+			g := ph.grp[d]
 			e.gmax[g] = max(e.gmax[g], c)
 		}
 		for g := range ng {
@@ -198,53 +210,92 @@ func (e *Estimator) hierAllReduce(bytes float64) (Cost, bool) {
 	return c, true
 }
 
-// fanout checks that every block of lv (split by entries < s) has the same
-// number of entries equal to s, and returns that number plus one.
-func fanout(lv []int32, s int32) (int32, bool) {
-	want, cur := int32(-1), int32(0)
-	for i := 0; i <= len(lv); i++ {
-		if i == len(lv) || lv[i] < s {
-			if want >= 0 && cur != want {
-				return 0, false
-			}
-			want, cur = cur, 0
-			continue
-		}
-		if lv[i] == s {
-			cur++
-		}
-	}
-	return want + 1, true
-}
-
-// buildPhase lays out the rings of phase p (0 = innermost) of every group.
+// buildPhase lays out the sends of phase p (0 = innermost) of every group:
+// in every domain at the group's split level for that phase with k >= 2
+// children, member j of child i (in topology order) sends to member
+// j*m'/m of child i+1 (cyclically), m and m' being the children's member
+// counts; in a balanced domain these are the hops of the rings through the
+// j-th member of every child. It then multiplies the members' fan-out
+// products by k.
 func (e *Estimator) buildPhase(p int, bytes float64) {
 	ph := &e.ph
 	nl := e.nl
-	ph.order, ph.starts = ph.order[:0], append(ph.starts[:0], 0)
-	ph.ring, ph.x, ph.top = ph.ring[:0], ph.x[:0], ph.top[:0]
+	n := len(e.order) // at most one send per member
+	ph.order, ph.starts = grow(ph.order, 2*n)[:0], append(grow(ph.starts, n+1)[:0], 0)
+	ph.x, ph.dom = grow(ph.x, n)[:0], grow(ph.dom, n)[:0]
+	ph.k, ph.grp, ph.top = ph.k[:0], ph.grp[:0], ph.top[:0]
 	for g := 0; g+1 < len(e.starts); g++ {
 		t := int(ph.t[g])
 		if p >= t {
 			continue
 		}
-		j := t - 1 - p
-		k := int(ph.k[g*nl+j])
-		m := 1
-		for i := j + 1; i < t; i++ {
-			m *= int(ph.k[g*nl+i])
-		}
+		s := ph.split[g*nl+p]
 		lo, hi := int(e.starts[g]), int(e.starts[g+1])
-		for o := lo; o < hi; o += k * m {
-			for i := range m {
-				for c := range k {
-					ph.order = append(ph.order, e.order[o+c*m+i])
+		for a := lo; a < hi; {
+			// The domain at level s holding position a: the run of
+			// separators >= s; its children are split by separators == s.
+			ph.cb = append(ph.cb[:0], int32(a))
+			b := a
+			for ; b+1 < hi && ph.lv[b] >= s; b++ {
+				if ph.lv[b] == s {
+					ph.cb = append(ph.cb, int32(b+1))
 				}
-				ph.starts = append(ph.starts, int32(len(ph.order)))
-				ph.ring = append(ph.ring, int32(g))
-				ph.x = append(ph.x, bytes/float64(m))
-				ph.top = append(ph.top, j == 0)
 			}
+			b++
+			ph.cb = append(ph.cb, int32(b))
+			if k := len(ph.cb) - 1; k >= 2 {
+				e.addDomain(g, k, p == t-1, bytes)
+			}
+			a = b
+		}
+	}
+}
+
+// addDomain adds the sends of one domain whose children are the runs
+// ph.cb[i]..ph.cb[i+1] of e.order.
+func (e *Estimator) addDomain(g, k int, top bool, bytes float64) {
+	ph := &e.ph
+	d := int32(len(ph.k))
+	ph.k = append(ph.k, float64(k))
+	ph.grp = append(ph.grp, int32(g))
+	ph.top = append(ph.top, top)
+	for i := range k {
+		c, m := int(ph.cb[i]), int(ph.cb[i+1]-ph.cb[i])
+		n := (i + 1) % k
+		c2, m2 := int(ph.cb[n]), int(ph.cb[n+1]-ph.cb[n])
+		for j := range m {
+			ph.order = append(ph.order, e.order[c+j], e.order[c2+j*m2/m])
+			ph.starts = append(ph.starts, int32(len(ph.order)))
+			ph.x = append(ph.x, bytes/ph.p[c+j])
+			ph.dom = append(ph.dom, d)
+		}
+	}
+	for i := int(ph.cb[0]); i < int(ph.cb[k]); i++ {
+		ph.p[i] *= float64(k)
+	}
+}
+
+// phaseTimes fills ph.ring and ph.tree from the hops of the phase's sends
+// (evalHops, open paths of two).
+func (e *Estimator) phaseTimes() {
+	ph := &e.ph
+	ph.ring = zeroedF(ph.ring, len(ph.k))
+	ph.tree = zeroedF(ph.tree, len(ph.k))
+	for q, x := range ph.x {
+		d := ph.dom[q]
+		k := ph.k[d]
+		a, bw := e.hopAlpha[2*q], e.hopBW[2*q]
+		r := a
+		if x != 0 {
+			r += x / k / bw
+		}
+		ph.ring[d] = max(ph.ring[d], r)
+		if ph.top[d] {
+			t := 2 * ceilLog2(int(k)) * a
+			if x != 0 {
+				t += 2 * x / bw
+			}
+			ph.tree[d] = max(ph.tree[d], t)
 		}
 	}
 }

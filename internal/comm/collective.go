@@ -34,10 +34,11 @@ func TreeAllReduce(f Fabric, bytes float64, groups ...[]int32) Cost {
 }
 
 // HierarchicalAllReduce models a hierarchical all-reduce: reduce-scatter
-// inside the inner domains, all-reduce of the S/m shard across domains,
-// all-gather back, recursively over every level the groups split at. ok is
-// false when some group is not balanced (unequal members per domain) or no
-// group spans two levels, in which case the algorithm does not apply.
+// inside the inner domains, all-reduce of the shards across domains,
+// all-gather back, recursively over every level the groups split at. With
+// unequal members per domain, the member holding the largest shard (in the
+// smallest domain) sets each phase's time. ok is false when no group spans
+// two levels, in which case the algorithm is the flat ring.
 func HierarchicalAllReduce(f Fabric, bytes float64, groups ...[]int32) (c Cost, ok bool) {
 	e := NewEstimator(f)
 	if !e.loadGroups(groups) {

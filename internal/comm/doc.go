@@ -67,8 +67,10 @@
 //     B/oversubscription out of its domain, even when its neighbours are idle;
 //     other tenants' traffic is not modelled.
 //   - Trees reuse the hops of the topology-ordered ring to find their
-//     bottleneck and contention; the hierarchical all-reduce applies only to
-//     balanced groups (the same number of members in every domain).
+//     bottleneck and contention. The hierarchical all-reduce of a group with
+//     unequal members per domain is set by the member holding the largest
+//     shard; shards are not re-balanced between phases, which is
+//     conservative when a group is uneven at several levels.
 //   - Chips should be distinct; a Fabric must not change while an Estimator
 //     built on it is in use. An Estimator is not safe for concurrent use.
 package comm

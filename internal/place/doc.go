@@ -17,7 +17,9 @@
 //     innermost first: whole tensor groups per host first, then single
 //     ranks, spanning as few children as possible at every level, with
 //     pool.State.SelectChips where shape rules apply (shape rules are hard
-//     constraints);
+//     constraints); where no child holds the rest, an even split over the
+//     fewest children that can each hold an equal share is scored too and
+//     kept when it scores strictly better;
 //  3. maps ranks with comm.MapRanks (tensor groups in the fastest domain,
 //     pipeline neighbours close, data groups over as few domains as
 //     possible) and models one step with comm.Estimator;

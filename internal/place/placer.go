@@ -3,6 +3,7 @@ package place
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -302,8 +303,24 @@ func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *reque
 
 // evaluate selects chips in dom, maps ranks and scores the result. When it
 // cannot take every chip it returns ok false with got holding the chips it
-// could take.
+// could take. Where the plain selection spans several children, it also
+// tries splitting the gang evenly over them (see selector.takeEven) and
+// keeps that when it scores strictly better.
 func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand) (*evalResult, bool) {
+	er, ok := p.evaluateOnce(sel, est, dom, lb, lambda, dem, nil)
+	sel.balanced = true
+	even, evenOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, er.chips)
+	sel.balanced = false
+	if evenOK && (!ok || even.score < er.score) {
+		return even, true
+	}
+	return er, ok
+}
+
+// evaluateOnce is one selection and score for evaluate. In balanced mode
+// it gives up (ok false, nil result) unless the selection split some rest
+// evenly and took other chips than plain, the chips of the plain selection.
+func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand, plain []pool.ChipID) (*evalResult, bool) {
 	sel.reset()
 	r := sel.r
 	t := sel.t
@@ -313,6 +330,9 @@ func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID,
 	}
 	er := &evalResult{dom: dom, hosts: sel.hosts()}
 	chips := sel.chips()
+	if sel.balanced && (!sel.evened || sameChips(chips, plain)) {
+		return nil, false
+	}
 	fab := sel.info.fab
 	c32 := make([]int32, len(chips))
 	for i, c := range chips {
@@ -343,6 +363,11 @@ func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID,
 	er.frag = fragmentation(sel, dom, dem)
 	er.score = er.ratio + lambda*er.frag
 	return er, true
+}
+
+// sameChips reports whether a and b hold the same chips.
+func sameChips(a, b []pool.ChipID) bool {
+	return len(a) == len(b) && slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 func ratio(sec, lb float64) float64 {

@@ -1,12 +1,14 @@
 package place
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
@@ -79,9 +81,24 @@ func TestTensorGroupsStayInHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ffSec := NewFabricEstimate(topo, PlacementChips(ff), d)
-	if ffSec < 2*d.Step.Seconds {
-		t.Errorf("first fit %.4f s, topology-aware %.4f s: want first fit at least 2× slower", ffSec, d.Step.Seconds)
+	// Both share the data all-reduce across nodes; first fit's tensor groups
+	// (4+4 and 2+6 chips over two nodes) all-reduce hierarchically over the
+	// 50 GB/s fabric instead of inside a node at 450 GB/s.
+	tensor := func(e comm.Estimate) float64 {
+		for _, it := range e.Items {
+			if it.Collective == comm.TensorAllReduce {
+				return it.Seconds
+			}
+		}
+		t.Fatalf("no tensor all-reduce in %+v", e)
+		return 0
+	}
+	ffEst := comm.EstimateStep(NewFabric(topo), toInt32(PlacementChips(ff)), d.Plan, d.Volumes)
+	if ff, tp := tensor(ffEst), tensor(d.Step); ff < 2*tp {
+		t.Errorf("tensor all-reduce: first fit %.4f s, topology-aware %.4f s: want first fit at least 2× slower", ff, tp)
+	}
+	if ffEst.Seconds <= d.Step.Seconds {
+		t.Errorf("step: first fit %.4f s, topology-aware %.4f s: want first fit slower", ffEst.Seconds, d.Step.Seconds)
 	}
 }
 
@@ -107,6 +124,42 @@ func TestPrefersPartlyUsedDomains(t *testing.T) {
 			t.Errorf("placed in %q (%v), want r77; candidates %+v", d.Domain, d.Status, d.Candidates)
 		}
 	})
+}
+
+// TestPrefersBalancedSplit: a gang of 128 chips (T8, D16: one data-group
+// member per board) that no rack can hold, on an Atlas 950 SuperPoD whose
+// only free chips are 56 in racks 0 and 1, 32 in racks 2 and 3 and 16 in
+// rack 4. Taking the freest racks first gives 7+7+2 boards, whose 2-board
+// rack makes every member there carry S/2 across the superpod level; four
+// racks of 4 boards carry S/4 at no extra fragmentation (no free block is
+// broken either way), so the placement takes 32 chips from each of racks
+// 0-3.
+func TestPrefersBalancedSplit(t *testing.T) {
+	topo := loadPool(t, "atlas950-superpod")
+	st := pool.NewState(topo)
+	used := map[int]int{0: 1, 1: 1, 2: 4, 3: 4, 4: 6} // boards in use per rack
+	for r := range 128 {
+		n, ok := used[r]
+		if !ok {
+			n = 8
+		}
+		for b := range n {
+			take(t, st, fmt.Sprintf("r%d/b%d", r, b), 8)
+		}
+	}
+	j := &sched.Job{ID: "split", Ranks: 128, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 16}}
+	d := New(Options{}).Decide(j, st, Env{})
+	if !d.Placed {
+		t.Fatal(d.Status)
+	}
+	perRack := map[string]int{}
+	for _, c := range PlacementChips(d.Placement) {
+		perRack[topo.Path(topo.Parent(topo.ChipHost(c)))]++
+	}
+	want := map[string]int{"r0": 32, "r1": 32, "r2": 32, "r3": 32}
+	if diff := cmp.Diff(want, perRack); diff != "" {
+		t.Errorf("chips per rack (-want +got):\n%s\ncandidates %+v", diff, d.Candidates)
+	}
 }
 
 // TestLowerBoundOnEmptyPool: on an empty pool the placement is its own

@@ -24,6 +24,10 @@ type selector struct {
 	takenIn map[pool.DomainID]int
 	kids    []kidFree
 	hostOK  func(pool.DomainID) bool
+	// balanced makes take split a rest that no child holds evenly over
+	// the fewest children that can each hold an equal share; evened
+	// records that it did.
+	balanced, evened bool
 }
 
 type kidFree struct {
@@ -44,6 +48,7 @@ func (s *selector) reset() {
 		s.undo = s.undo[:0]
 	}
 	s.claims = s.claims[:0]
+	s.evened = false
 	if s.takenIn == nil {
 		s.takenIn = map[pool.DomainID]int{}
 	}
@@ -109,6 +114,9 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 		}
 	}
 	got := 0
+	if s.balanced {
+		got = s.takeEven(start, n, unit)
+	}
 	for got < n {
 		kids := s.kids[start:]
 		need := n - got
@@ -136,6 +144,48 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 	}
 	s.kids = s.kids[:start]
 	return got
+}
+
+// takeEven takes n chips as an equal share from each of the fewest
+// children in s.kids[start:] that can each hold one, when no single child
+// holds n: the tightest-fitting children, so that the freest stay whole.
+// It returns the chips taken, 0 when no such split exists.
+func (s *selector) takeEven(start, n, unit int) int {
+	kids := s.kids[start:]
+	for _, kf := range kids {
+		if kf.free >= n {
+			return 0 // one child holds it all
+		}
+	}
+	for c := 2; c <= len(kids) && c*unit <= n; c++ {
+		share := n / c
+		if n%c != 0 || share%unit != 0 {
+			continue
+		}
+		fits := 0
+		for _, kf := range kids {
+			if kf.free >= share {
+				fits++
+			}
+		}
+		if fits < c {
+			continue
+		}
+		slices.SortStableFunc(kids, func(a, b kidFree) int { return a.free - b.free })
+		got := 0
+		for i := 0; i < len(kids) && c > 0; i++ {
+			kf := s.kids[start+i] // s.kids may move while recursing
+			if kf.free < share {
+				continue
+			}
+			s.kids[start+i].free = 0
+			got += s.take(kf.d, share, unit)
+			c--
+		}
+		s.evened = true
+		return got
+	}
+	return 0
 }
 
 // takeHost takes up to n chips on host h, in whole units.
