@@ -297,8 +297,41 @@ func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *reque
 	if out.best == nil {
 		out.reason = ReasonShapeOrHost
 		out.detail = fmt.Sprintf("%d chips of %s are free but no %d could be taken as %d ranks of %d under the shape rules and host limits", sel.usable(0), o.name, r.n, r.ranks, r.k)
+		out.detail += shortfall(st, o, r.k)
 	}
 	return out
+}
+
+// shortfall names the host with the most free chips of the option and how
+// far it is from holding one rank of k chips, for explanations of gangs
+// whose chips are free in aggregate but fragmented. It walks only into
+// domains whose aggregates can beat the best host found so far.
+func shortfall(st *pool.State, o *option, k int) string {
+	t := st.Topology()
+	best, bestFree := pool.NoDomain, -1
+	var walk func(d pool.DomainID)
+	walk = func(d pool.DomainID) {
+		f := o.free(st, d)
+		if f <= bestFree {
+			return
+		}
+		if t.HostOf(d) == d {
+			best, bestFree = d, f
+			return
+		}
+		for _, c := range t.Children(d) {
+			walk(c)
+		}
+	}
+	walk(0)
+	if best == pool.NoDomain || k <= 0 {
+		return ""
+	}
+	host := t.Levels[t.HostLevel].Name
+	if bestFree < k {
+		return fmt.Sprintf(": the fullest %s %s has %d free, %d short", host, t.Path(best), bestFree, k-bestFree)
+	}
+	return fmt.Sprintf(": the fullest %s %s has %d free, but not in an allowed shape or within its host limits", host, t.Path(best), bestFree)
 }
 
 // evaluate selects chips in dom, maps ranks and scores the result. When it

@@ -80,11 +80,17 @@ func NewCycleState(snap *Snapshot, prof *Profile) *CycleState {
 	return &CycleState{Snapshot: snap, Profile: prof, data: map[string]any{}}
 }
 
-// Explain appends a record to job id's explanation. Plugins call it for
+// Explain appends a record to job id's explanation, once: a record equal to one
+// already there is dropped. Plugins call it for
 // detail beyond their returned Status (for example per-host filter counts).
 func (cs *CycleState) Explain(id string, r Record) {
 	if cs.ex == nil {
 		cs.ex = Explanation{}
+	}
+	for _, old := range cs.ex[id] {
+		if old == r {
+			return // the same finding again (a stage re-run in a simulation)
+		}
 	}
 	cs.ex[id] = append(cs.ex[id], r)
 }

@@ -14,7 +14,7 @@ const DefaultProfileYAML = `name: default
 queueSort: {name: priority-fairshare}
 admit: [{name: quota}]
 filters: [{name: fits}]
-place: {name: firstfit}
+place: {name: topology}
 backfill: {mode: easy, reserveTop: 1, overrunGrace: 5m}
 preemption: {enabled: true, grace: 5m}
 fairShare: {halfLife: 168h}

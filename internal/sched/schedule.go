@@ -157,7 +157,7 @@ func (c *cycle) duration(j *Job) time.Duration {
 	return c.prof.Backfill.DefaultDuration
 }
 
-func (c *cycle) explain(id string, r Record) { c.cs.ex[id] = append(c.cs.ex[id], r) }
+func (c *cycle) explain(id string, r Record) { c.cs.Explain(id, r) }
 
 func (c *cycle) explainStatus(id string, s *Status) {
 	c.explain(id, Record{Plugin: s.Plugin, Reason: s.Reason, Detail: s.Detail})
