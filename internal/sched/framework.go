@@ -47,6 +47,17 @@ type Place interface {
 	Place(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
 }
 
+// Feasibility is implemented by Place plugins that can tell whether a job
+// could be placed in st faster than by placing it well. The cycle driver's
+// simulations (preemption, reservations, backfill checks) use it when the
+// profile's Place plugin has it; a job that actually starts is always placed
+// by Place. Feasible returns a valid placement (not necessarily the best) or
+// why there is none, and must not change st.
+type Feasibility interface {
+	Plugin
+	Feasible(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
+}
+
 // CycleState carries data of one cycle: the snapshot, the time, the random
 // source and anything plugins precompute (Write once, Read many).
 type CycleState struct {

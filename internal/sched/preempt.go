@@ -70,7 +70,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		if free < need {
 			continue
 		}
-		if p, _ = c.prof.Place.Place(c.cs, j, st); p != nil {
+		if p, _ = c.trial(j, st); p != nil {
 			break
 		}
 		next = i + max(1, i/8)
@@ -85,7 +85,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		if st.Allocate(chosen[i].r.p.Ranks...) != nil {
 			continue
 		}
-		if q, _ := c.prof.Place.Place(c.cs, j, st); q != nil {
+		if q, _ := c.trial(j, st); q != nil {
 			p = q
 			chosen = append(chosen[:i], chosen[i+1:]...)
 			continue
@@ -140,6 +140,10 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		c.refence()
 	}
 	clear(c.failed)
+	// The victims' chips are free now: place j for real, not as a trial.
+	if q, _ := c.prof.Place.Place(c.cs, j, c.st); q != nil {
+		p = q
+	}
 	end := c.now.Add(c.duration(j))
 	if c.duration(j) <= 0 {
 		end = never

@@ -234,7 +234,7 @@ func (c *cycle) try(j *Job) {
 		ukey := key
 		ukey.fenced = false
 		if _, bad := c.failed[ukey]; !bad {
-			if up, us := c.prof.Place.Place(c.cs, j, c.st); up != nil {
+			if up, us := c.trial(j, c.st); up != nil {
 				c.explain(j.ID, Record{Plugin: PluginBackfill, Reason: ReasonDelays,
 					Detail: fmt.Sprintf("ends %s, after the reservation of %s at %s", fmtAt(c.now, end), c.first, fmtAt(c.now, c.until))})
 				return
@@ -448,7 +448,7 @@ func (c *cycle) afterEvictions(j *Job) (time.Time, *Placement) {
 	if _, bad := c.failed[key]; bad {
 		return c.evAt, nil
 	}
-	p, s := c.prof.Place.Place(c.cs, j, c.evState)
+	p, s := c.trial(j, c.evState)
 	if p == nil {
 		if s != nil && s.Code == Unschedulable {
 			c.failed[key] = s
@@ -518,12 +518,22 @@ func (c *cycle) earliest(j *Job, kinds []pool.KindID) (time.Time, *Placement) {
 		if i < next && i < len(rs) || !freeOK() {
 			continue
 		}
-		if p, _ := c.prof.Place.Place(c.cs, j, st); p != nil {
+		if p, _ := c.trial(j, st); p != nil {
 			return at, p
 		}
 		next = i + max(1, i/8)
 	}
 	return never, nil
+}
+
+// trial places j in st for a simulation (would it fit, and where, after
+// these evictions or at that time): through the Place plugin's Feasibility
+// when it has one, else through Place.
+func (c *cycle) trial(j *Job, st *pool.State) (*Placement, *Status) {
+	if f, ok := c.prof.Place.(Feasibility); ok {
+		return f.Feasible(c.cs, j, st)
+	}
+	return c.prof.Place.Place(c.cs, j, st)
 }
 
 // describe summarises a placement for an explanation: the hosts and chips.

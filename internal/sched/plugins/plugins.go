@@ -16,7 +16,7 @@ func Default() sched.Registry {
 	r.Register(FitsName, newFits)
 	r.Register(HostScoreName, newHostScore)
 	r.Register(FirstFitName, newFirstFit)
-	r.Register(place.Name, place.Factory)
+	r.Register(place.Name, newTopology)
 	return r
 }
 
