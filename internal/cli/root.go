@@ -70,7 +70,7 @@ the same scheduler on real traces.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd())
+	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd(), newSimCmd())
 	return root
 }
 

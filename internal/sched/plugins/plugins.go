@@ -6,6 +6,7 @@ package plugins
 import (
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/score"
 )
 
 // Default returns a registry of every plugin the qun binary ships.
@@ -17,6 +18,7 @@ func Default() sched.Registry {
 	r.Register(HostScoreName, newHostScore)
 	r.Register(FirstFitName, newFirstFit)
 	r.Register(place.Name, newTopology)
+	score.Register(r)
 	return r
 }
 

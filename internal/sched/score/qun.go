@@ -1,0 +1,140 @@
+package score
+
+import (
+	"sync"
+
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
+)
+
+// QunOptions are the knobs of Qun's scorer.
+type QunOptions struct {
+	// Strand is the penalty, in score points per chip, for chips a
+	// placement strands: left free on a host whose CPU or memory runs out
+	// first at the workload's CPU and memory per chip.
+	Strand float64
+	// Order is the penalty for a host's position in the snapshot's host
+	// order, in score points across the whole order: a consistent
+	// preference that fills hosts one after another.
+	Order float64
+}
+
+// DefaultQunOptions are the options of Qun's default profile, chosen on the
+// openb default trace (docs/simulator.md shows the search).
+var DefaultQunOptions = QunOptions{Strand: 100, Order: 120}
+
+// Qun is Qun's own placement policy: fragmentation gradient descent measured
+// against the workload learnt from the jobs seen so far (memory included),
+// plus two terms FGD lacks. A stranding term keeps CPU and memory in step
+// with the chips they serve, so chips are not left idle on hosts whose CPU
+// or memory is gone; and a consistent host preference (first fit's
+// ordering, traded smoothly against fragmentation) fills hosts one at a
+// time, keeping whole hosts free for large jobs. See docs/simulator.md.
+type Qun struct {
+	o   QunOptions
+	fgd *FGD
+	pos hostPositions
+
+	mu    sync.Mutex
+	ratio map[*sched.Workload][2]float64
+}
+
+// NewQun returns Qun's scorer with the default options.
+func NewQun() *Qun { return NewQunWith(DefaultQunOptions) }
+
+// NewQunWith returns Qun's scorer with options.
+func NewQunWith(o QunOptions) *Qun { return &Qun{o: o, fgd: NewFGD(false, true)} }
+
+// Name implements sched.Plugin.
+func (*Qun) Name() string { return QunName }
+
+// ScoreHost implements sched.HostScore.
+func (q *Qun) ScoreHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) float64 {
+	s := q.fgd.ScoreHost(cs, j, st, h)
+	if q.o.Strand != 0 && cs != nil && cs.Snapshot != nil && cs.Snapshot.Workload != nil {
+		r := q.ratios(cs.Snapshot.Workload)
+		v := viewHost(st, h)
+		sh := jobShape(j)
+		before := stranded(float64(v.freeMilli), float64(v.cpu), float64(v.mem), r)
+		after := stranded(float64(v.freeMilli-sh.total()), float64(v.cpu-sh.cpu), float64(v.mem-sh.mem), r)
+		s -= q.o.Strand * (after - before) / pool.Full
+	}
+	if q.o.Order != 0 {
+		s -= q.o.Order * q.pos.of(cs, st, h)
+	}
+	return s
+}
+
+// ChooseShare picks the chip for a share of j on host h (see
+// FGD.ChooseShare).
+func (q *Qun) ChooseShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) pool.ChipID {
+	return q.fgd.ChooseShare(cs, j, st, h)
+}
+
+// stranded is the chip share a host cannot use because its CPU or memory
+// runs out first, at the workload's CPU and memory per chip.
+func stranded(free, cpu, mem float64, r [2]float64) float64 {
+	usable := free
+	if r[0] > 0 {
+		usable = min(usable, cpu/r[0])
+	}
+	if r[1] > 0 {
+		usable = min(usable, mem/r[1])
+	}
+	return free - max(usable, 0)
+}
+
+// ratios returns the workload's CPU and memory per chip thousandth, over the
+// shapes that take chips.
+func (q *Qun) ratios(w *sched.Workload) [2]float64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if r, ok := q.ratio[w]; ok {
+		return r
+	}
+	var cpu, mem, gpu float64
+	for _, s := range w.Shapes {
+		if s.Chips > 0 {
+			cpu += s.Weight * float64(s.CPUMilli)
+			mem += s.Weight * float64(s.MemoryMiB)
+			gpu += s.Weight * float64(s.Chips*s.Milli)
+		}
+	}
+	var r [2]float64
+	if gpu > 0 {
+		r = [2]float64{cpu / gpu, mem / gpu}
+	}
+	if q.ratio == nil || len(q.ratio) > 4 {
+		q.ratio = map[*sched.Workload][2]float64{}
+	}
+	q.ratio[w] = r
+	return r
+}
+
+// hostPositions maps hosts to their position in the snapshot's host order,
+// as a fraction of the hosts; cached per order slice.
+type hostPositions struct {
+	mu    sync.Mutex
+	order []pool.DomainID
+	pos   []float64 // by DomainID
+}
+
+func (hp *hostPositions) of(cs *sched.CycleState, st *pool.State, h pool.DomainID) float64 {
+	if cs == nil || cs.Snapshot == nil {
+		return 0
+	}
+	order := cs.Snapshot.HostOrder
+	if order == nil {
+		order = st.Topology().Hosts()
+	}
+	hp.mu.Lock()
+	defer hp.mu.Unlock()
+	if len(hp.order) != len(order) || len(order) == 0 || &hp.order[0] != &order[0] {
+		hp.order = order
+		hp.pos = make([]float64, st.Topology().NumDomains())
+		for i, d := range order {
+			hp.pos[d] = float64(i) / float64(len(order))
+		}
+	}
+	return hp.pos[h]
+}
