@@ -61,7 +61,12 @@ func (Fits) FilterHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h poo
 	}
 	n, whole := j.WholeChips()
 	for _, k := range cs.Kinds(j) {
-		if whole && st.FreeChipsOfKind(h, k) >= n || !whole && st.FreeMilliOfKind(h, k) >= int64(j.RankMilli) {
+		if whole && st.FreeChipsOfKind(h, k) >= n {
+			return nil
+		}
+		// A share must fit on one chip: the host's total free share is only
+		// a quick bound.
+		if !whole && st.FreeMilliOfKind(h, k) >= int64(j.RankMilli) && st.SelectShare(h, k, j.RankMilli) >= 0 {
 			return nil
 		}
 	}
