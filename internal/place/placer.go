@@ -304,29 +304,13 @@ func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *reque
 
 // shortfall names the host with the most free chips of the option and how
 // far it is from holding one rank of k chips, for explanations of gangs
-// whose chips are free in aggregate but fragmented. It walks only into
-// domains whose aggregates can beat the best host found so far.
+// whose chips are free in aggregate but fragmented.
 func shortfall(st *pool.State, o *option, k int) string {
-	t := st.Topology()
-	best, bestFree := pool.NoDomain, -1
-	var walk func(d pool.DomainID)
-	walk = func(d pool.DomainID) {
-		f := o.free(st, d)
-		if f <= bestFree {
-			return
-		}
-		if t.HostOf(d) == d {
-			best, bestFree = d, f
-			return
-		}
-		for _, c := range t.Children(d) {
-			walk(c)
-		}
-	}
-	walk(0)
+	best, bestFree := st.FullestHost(o.kinds)
 	if best == pool.NoDomain || k <= 0 {
 		return ""
 	}
+	t := st.Topology()
 	host := t.Levels[t.HostLevel].Name
 	if bestFree < k {
 		return fmt.Sprintf(": the fullest %s %s has %d free, %d short", host, t.Path(best), bestFree, k-bestFree)

@@ -150,3 +150,33 @@ func TestRankFits(t *testing.T) {
 		}
 	}
 }
+
+func TestFullestHost(t *testing.T) {
+	topo := mustLoad(t, "../../examples/pools/ascend910-cluster.yaml")
+	k, _ := topo.KindID("910")
+	s := NewState(topo)
+	// Take 7 chips of every host but rack1/n3, which keeps 5 free.
+	want, _ := topo.HostByName("rack1/n3")
+	var claims []Claim
+	for _, h := range topo.Hosts() {
+		lo, _ := topo.ChipRange(h)
+		n := 7
+		if h == want {
+			n = 3
+		}
+		c := Claim{Host: h}
+		for x := lo; x < lo+ChipID(n); x++ {
+			c.Grants = append(c.Grants, Grant{x, Full})
+		}
+		claims = append(claims, c)
+	}
+	if err := s.Allocate(claims...); err != nil {
+		t.Fatal(err)
+	}
+	if h, n := s.FullestHost([]KindID{k}); h != want || n != 5 {
+		t.Errorf("FullestHost = %s with %d, want rack1/n3 with 5", topo.Path(h), n)
+	}
+	if h, n := s.FullestHost(nil); h != NoDomain || n != 0 {
+		t.Errorf("FullestHost(no kinds) = %d, %d; want NoDomain, 0", h, n)
+	}
+}

@@ -403,3 +403,36 @@ func (s *State) block(d DomainID) int32 {
 	}
 	return best
 }
+
+// FullestHost returns the host with the most fully free chips of the given
+// kinds and that count, walking only into domains whose aggregates can beat
+// the best host found so far. It returns NoDomain when no host has any. It
+// is what explanations name when a gang's chips are free in aggregate but
+// too scattered to form its ranks.
+func (s *State) FullestHost(kinds []KindID) (DomainID, int) {
+	t := s.t
+	free := func(d DomainID) int {
+		n := 0
+		for _, k := range kinds {
+			n += s.FreeChipsOfKind(d, k)
+		}
+		return n
+	}
+	best, bestFree := NoDomain, 0
+	var walk func(d DomainID)
+	walk = func(d DomainID) {
+		f := free(d)
+		if f <= bestFree {
+			return
+		}
+		if t.doms[d].host == d {
+			best, bestFree = d, f
+			return
+		}
+		for _, c := range t.Children(d) {
+			walk(c)
+		}
+	}
+	walk(0)
+	return best, bestFree
+}

@@ -124,22 +124,7 @@ func fill(cs *sched.CycleState, j *sched.Job, st *pool.State, d pool.DomainID, k
 // form enough ranks: it names the fullest host and how far short it is.
 func shortfall(cs *sched.CycleState, st *pool.State, j *sched.Job, k pool.KindID, n, placed, free int) *sched.Status {
 	t := st.Topology()
-	best, bestFree := pool.NoDomain, -1
-	var walk func(d pool.DomainID)
-	walk = func(d pool.DomainID) {
-		f := st.FreeChipsOfKind(d, k)
-		if f <= bestFree {
-			return
-		}
-		if t.HostOf(d) == d {
-			best, bestFree = d, f
-			return
-		}
-		for _, c := range t.Children(d) {
-			walk(c)
-		}
-	}
-	walk(0)
+	best, bestFree := st.FullestHost([]pool.KindID{k})
 	host := t.Levels[t.HostLevel].Name
 	detail := fmt.Sprintf("needs %d ranks x %d chips of %s (%d chips); %d are free in aggregate but only %d ranks fit",
 		j.Ranks, n, t.Kinds[k].Name, j.Ranks*n, free, placed)
