@@ -321,15 +321,26 @@ func shortfall(st *pool.State, o *option, k int) string {
 // evaluate selects chips in dom, maps ranks and scores the result. When it
 // cannot take every chip it returns ok false with got holding the chips it
 // could take. Where the plain selection spans several children, it also
-// tries splitting the gang evenly over them (see selector.takeEven) and
-// keeps that when it scores strictly better.
+// tries splitting the gang evenly over them (see selector.takeEven) and,
+// when dom's children hold hosts, with as large a smallest piece per child
+// as it can (see selector.takeSpread), and keeps either when it scores
+// strictly better.
 func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand) (*evalResult, bool) {
 	er, ok := p.evaluateOnce(sel, est, dom, lb, lambda, dem, nil)
 	sel.balanced = true
 	even, evenOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, er.chips)
 	sel.balanced = false
+	plain := er.chips
 	if evenOK && (!ok || even.score < er.score) {
-		return even, true
+		er, ok = even, true
+	}
+	if sel.spreadable(dom) {
+		sel.spread, sel.spreadAt = true, dom
+		spread, spreadOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, plain)
+		sel.spread = false
+		if spreadOK && (!ok || spread.score < er.score) {
+			er, ok = spread, true
+		}
 	}
 	return er, ok
 }
@@ -347,7 +358,7 @@ func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.Domai
 	}
 	er := &evalResult{dom: dom, hosts: sel.hosts()}
 	chips := sel.chips()
-	if sel.balanced && (!sel.evened || sameChips(chips, plain)) {
+	if (sel.balanced || sel.spread) && (!sel.evened || sameChips(chips, plain)) {
 		return nil, false
 	}
 	fab := sel.info.fab

@@ -1,6 +1,7 @@
 package place
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -25,9 +26,12 @@ type selector struct {
 	kids    []kidFree
 	hostOK  func(pool.DomainID) bool
 	// balanced makes take split a rest that no child holds evenly over
-	// the fewest children that can each hold an equal share; evened
-	// records that it did.
-	balanced, evened bool
+	// the fewest children that can each hold an equal share; spread makes
+	// it split such a rest into pieces as large as the children allow (no
+	// lone unit in some child when others can give more); evened records
+	// that either did.
+	balanced, spread, evened bool
+	spreadAt                 pool.DomainID // the candidate domain spread applies to
 }
 
 type kidFree struct {
@@ -116,6 +120,8 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 	got := 0
 	if s.balanced {
 		got = s.takeEven(start, n, unit)
+	} else if s.spread && d == s.spreadAt {
+		got = s.takeSpread(start, n, unit)
 	}
 	for got < n {
 		kids := s.kids[start:]
@@ -186,6 +192,108 @@ func (s *selector) takeEven(start, n, unit int) int {
 		return got
 	}
 	return 0
+}
+
+// takeSpread takes n chips from the children in s.kids[start:] when no
+// single child holds n, so that the smallest piece any child contributes is
+// as large as it can be: for the largest m (in units) such that the fewest
+// children holding n, freest first, can each give at least m units and
+// n holds m units from each, every child gives m units and the rest goes
+// to the freest first, up to what each can give. A data-parallel group
+// with one member per unit then has at least m members in every child, so
+// none has to carry the whole buffer across the level above alone. It
+// returns the chips taken, 0 when m would be one unit.
+func (s *selector) takeSpread(start, n, unit int) int {
+	kids := s.kids[start:]
+	for _, kf := range kids {
+		if kf.free >= n {
+			return 0
+		}
+	}
+	need := n / unit
+	if need < 2 {
+		return 0
+	}
+	type piece struct{ c, i int }        // units child i can give
+	order := make([]piece, 0, len(kids)) // not scratch: take recurses here
+	for i, kf := range kids {
+		if c := s.unitCap(kf, unit) / unit; c >= 2 {
+			order = append(order, piece{c, i})
+		}
+	}
+	slices.SortFunc(order, func(a, b piece) int { // freest first
+		if c := cmp.Compare(b.c, a.c); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.i, a.i)
+	})
+	// k: the fewest children, freest first, that hold need.
+	k, sum := 0, 0
+	for k < len(order) && sum < need {
+		sum += order[k].c
+		k++
+	}
+	if sum < need {
+		return 0
+	}
+	m := min(order[k-1].c, need/k)
+	for m >= 2 {
+		// With pieces of at least m only children with m units count;
+		// the fewest of them holding need must fit m units each.
+		kk, ss := 0, 0
+		for kk < len(order) && order[kk].c >= m && ss < need {
+			ss += order[kk].c
+			kk++
+		}
+		if ss >= need && kk*m <= need {
+			k = kk
+			break
+		}
+		m--
+	}
+	if m < 2 {
+		return 0
+	}
+	extra := need - k*m
+	got := 0
+	for _, o := range order[:k] {
+		p := m + min(o.c-m, extra)
+		extra -= p - m
+		d := s.kids[start+o.i].d // s.kids may move while recursing
+		s.kids[start+o.i].free = 0
+		got += s.take(d, p*unit, unit)
+	}
+	if got > 0 {
+		s.evened = true
+	}
+	return got
+}
+
+// spreadable reports whether dom's children are domains of hosts, the
+// level where takeSpread applies.
+func (s *selector) spreadable(dom pool.DomainID) bool {
+	kids := s.t.Children(dom)
+	if len(kids) == 0 || s.t.HostOf(kids[0]) == kids[0] {
+		return false
+	}
+	gk := s.t.Children(kids[0])
+	return len(gk) > 0 && s.t.HostOf(gk[0]) == gk[0]
+}
+
+// unitCap is how many chips, in whole units, kf's child can give: its
+// hosts' usable chips in whole units when its children are hosts, else
+// the child's usable chips.
+func (s *selector) unitCap(kf kidFree, unit int) int {
+	kids := s.t.Children(kf.d)
+	if len(kids) == 0 || s.t.HostOf(kids[0]) != kids[0] {
+		return kf.free
+	}
+	sum := 0
+	for _, h := range kids {
+		u := s.usable(h)
+		sum += u - u%unit
+	}
+	return min(sum, kf.free)
 }
 
 // takeHost takes up to n chips on host h, in whole units.
