@@ -1,6 +1,8 @@
 package score
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/qunhq/qun/internal/pool"
@@ -17,19 +19,24 @@ type QunOptions struct {
 	// order, in score points across the whole order: a consistent
 	// preference that fills hosts one after another.
 	Order float64
+	// Waste is the penalty, in score points per chip, for the change in
+	// the chip's expected waste (see wasteTable) a share causes.
+	Waste float64
 }
 
 // DefaultQunOptions are the options of Qun's default profile, chosen on the
 // openb default trace (docs/simulator.md shows the search).
-var DefaultQunOptions = QunOptions{Strand: 100, Order: 120}
+var DefaultQunOptions = QunOptions{Strand: 100, Order: 120, Waste: 5000}
 
 // Qun is Qun's own placement policy: fragmentation gradient descent measured
 // against the workload learnt from the jobs seen so far (memory included),
-// plus two terms FGD lacks. A stranding term keeps CPU and memory in step
+// plus three terms FGD lacks. A stranding term keeps CPU and memory in step
 // with the chips they serve, so chips are not left idle on hosts whose CPU
-// or memory is gone; and a consistent host preference (first fit's
-// ordering, traded smoothly against fragmentation) fills hosts one at a
-// time, keeping whole hosts free for large jobs. See docs/simulator.md.
+// or memory is gone; a consistent host preference (first fit's ordering,
+// traded smoothly against fragmentation) fills hosts one at a time, keeping
+// whole hosts free for large jobs; and an expected-waste term sends a share
+// where the chip's leftover is likeliest to be filled by the learnt shares.
+// See docs/simulator.md.
 type Qun struct {
 	o   QunOptions
 	fgd *FGD
@@ -37,6 +44,7 @@ type Qun struct {
 
 	mu    sync.Mutex
 	ratio map[*sched.Workload][2]float64
+	waste map[*sched.Workload][]float64
 }
 
 // NewQun returns Qun's scorer with the default options.
@@ -50,7 +58,12 @@ func (*Qun) Name() string { return QunName }
 
 // ScoreHost implements sched.HostScore.
 func (q *Qun) ScoreHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) float64 {
-	s := q.fgd.ScoreHost(cs, j, st, h)
+	var s float64
+	if q.o.Waste != 0 && jobShape(j).share() {
+		s, _ = q.evalShare(cs, j, st, h)
+	} else {
+		s = q.fgd.ScoreHost(cs, j, st, h)
+	}
 	if q.o.Strand != 0 && cs != nil && cs.Snapshot != nil && cs.Snapshot.Workload != nil {
 		r := q.ratios(cs.Snapshot.Workload)
 		v := viewHost(st, h)
@@ -65,10 +78,90 @@ func (q *Qun) ScoreHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h po
 	return s
 }
 
-// ChooseShare picks the chip for a share of j on host h (see
-// FGD.ChooseShare).
+// ChooseShare picks the chip for a share of j on host h: FGD's choice
+// (see FGD.ChooseShare) less the expected-waste term.
 func (q *Qun) ChooseShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) pool.ChipID {
+	if q.o.Waste != 0 {
+		_, c := q.evalShare(cs, j, st, h)
+		return c
+	}
 	return q.fgd.ChooseShare(cs, j, st, h)
+}
+
+// evalShare scores host h for a share of j as FGD does, less the waste
+// term, and names the chip.
+func (q *Qun) evalShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) (float64, pool.ChipID) {
+	m := q.fgd.model(cs)
+	if m == nil {
+		return 0, -1
+	}
+	wt := q.wasteTable(cs.Snapshot.Workload)
+	t := st.Topology()
+	v := viewHost(st, h)
+	s := jobShape(j)
+	var buf, work [64]int32
+	free := freeList(st, &v, buf[:0])
+	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
+	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
+	best, chip := -1.0, pool.ChipID(-1)
+	w := work[:len(free)]
+	for i, f := range free {
+		c := v.lo + pool.ChipID(i)
+		if int(f) < s.milli || !accepts(t, s.kinds, t.ChipKind(c)) {
+			continue
+		}
+		copy(w, free)
+		w[i] -= int32(s.milli)
+		sc := q.fgd.value(before, m.Frag(t, v.kind, w, cpu, mem))
+		sc -= q.o.Waste * (wt[min(int(w[i]), pool.Full)] - wt[min(int(f), pool.Full)]) / pool.Full
+		if chip < 0 || sc > best {
+			best, chip = sc, c
+		}
+	}
+	if chip < 0 {
+		return 0, -1
+	}
+	return best, chip
+}
+
+// wasteTable returns, for each free share 0..Full of a chip, its expected
+// waste if shares arrive at the workload's rates until none fits:
+// W(L) = L·(1−F(L)) + Σ_{s≤L} p_s·W(L−s), with p_s the probability of a
+// share of s among the shares and F(L) that of a share of at most L.
+func (q *Qun) wasteTable(w *sched.Workload) []float64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if t, ok := q.waste[w]; ok {
+		return t
+	}
+	p := map[int]float64{}
+	var tot float64
+	for _, s := range w.Shapes {
+		if s.Chips == 1 && s.Milli > 0 && s.Milli < pool.Full {
+			p[s.Milli] += s.Weight
+			tot += s.Weight
+		}
+	}
+	sizes := slices.Sorted(maps.Keys(p))
+	t := make([]float64, pool.Full+1)
+	if tot > 0 {
+		for l := 1; l <= pool.Full; l++ {
+			var f, e float64
+			for _, sz := range sizes {
+				if sz > l {
+					break
+				}
+				f += p[sz] / tot
+				e += p[sz] / tot * t[l-sz]
+			}
+			t[l] = float64(l)*(1-f) + e
+		}
+	}
+	if q.waste == nil || len(q.waste) > 4 {
+		q.waste = map[*sched.Workload][]float64{}
+	}
+	q.waste[w] = t
+	return t
 }
 
 // stranded is the chip share a host cannot use because its CPU or memory
