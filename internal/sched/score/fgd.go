@@ -65,33 +65,16 @@ func (p *FGD) ChooseShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h 
 
 // eval scores host h for j and, for a share, names the chip.
 func (p *FGD) eval(m *FragModel, j *sched.Job, st *pool.State, h pool.DomainID) (float64, pool.ChipID) {
+	s := jobShape(j)
+	if s.share() {
+		return p.bestShare(m, s, st, h, nil)
+	}
 	t := st.Topology()
 	v := viewHost(st, h)
-	s := jobShape(j)
 	var buf, work [64]int32
 	free := freeList(st, &v, buf[:0])
 	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
 	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
-	if s.share() {
-		best, chip := -1.0, pool.ChipID(-1)
-		w := work[:len(free)]
-		for i, f := range free {
-			c := v.lo + pool.ChipID(i)
-			if int(f) < s.milli || !accepts(t, s.kinds, t.ChipKind(c)) {
-				continue
-			}
-			copy(w, free)
-			w[i] -= int32(s.milli)
-			sc := p.value(before, m.Frag(t, v.kind, w, cpu, mem))
-			if chip < 0 || sc > best {
-				best, chip = sc, c
-			}
-		}
-		if chip < 0 {
-			return 0, -1
-		}
-		return best, chip
-	}
 	w := work[:len(free)]
 	copy(w, free)
 	for n := s.chips; n > 0; n-- {
@@ -110,4 +93,37 @@ func (p *FGD) eval(m *FragModel, j *sched.Job, st *pool.State, h pool.DomainID) 
 		w[i] = max(w[i], 0)
 	}
 	return p.value(before, m.Frag(t, v.kind, w, cpu, mem)), -1
+}
+
+// bestShare scores host h for a share of shape s: the best over its chips
+// that can hold the share of FGD's value, less penalty(free before, free
+// after) of that chip when penalty is set; it names the chip, or -1.
+func (p *FGD) bestShare(m *FragModel, s shape, st *pool.State, h pool.DomainID, penalty func(before, after int32) float64) (float64, pool.ChipID) {
+	t := st.Topology()
+	v := viewHost(st, h)
+	var buf, work [64]int32
+	free := freeList(st, &v, buf[:0])
+	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
+	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
+	best, chip := -1.0, pool.ChipID(-1)
+	w := work[:len(free)]
+	for i, f := range free {
+		c := v.lo + pool.ChipID(i)
+		if int(f) < s.milli || !accepts(t, s.kinds, t.ChipKind(c)) {
+			continue
+		}
+		copy(w, free)
+		w[i] -= int32(s.milli)
+		sc := p.value(before, m.Frag(t, v.kind, w, cpu, mem))
+		if penalty != nil {
+			sc -= penalty(f, w[i])
+		}
+		if chip < 0 || sc > best {
+			best, chip = sc, c
+		}
+	}
+	if chip < 0 {
+		return 0, -1
+	}
+	return best, chip
 }

@@ -96,32 +96,9 @@ func (q *Qun) evalShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h po
 		return 0, -1
 	}
 	wt := q.wasteTable(cs.Snapshot.Workload)
-	t := st.Topology()
-	v := viewHost(st, h)
-	s := jobShape(j)
-	var buf, work [64]int32
-	free := freeList(st, &v, buf[:0])
-	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
-	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
-	best, chip := -1.0, pool.ChipID(-1)
-	w := work[:len(free)]
-	for i, f := range free {
-		c := v.lo + pool.ChipID(i)
-		if int(f) < s.milli || !accepts(t, s.kinds, t.ChipKind(c)) {
-			continue
-		}
-		copy(w, free)
-		w[i] -= int32(s.milli)
-		sc := q.fgd.value(before, m.Frag(t, v.kind, w, cpu, mem))
-		sc -= q.o.Waste * (wt[min(int(w[i]), pool.Full)] - wt[min(int(f), pool.Full)]) / pool.Full
-		if chip < 0 || sc > best {
-			best, chip = sc, c
-		}
-	}
-	if chip < 0 {
-		return 0, -1
-	}
-	return best, chip
+	return q.fgd.bestShare(m, jobShape(j), st, h, func(before, after int32) float64 {
+		return q.o.Waste * (wt[min(int(after), pool.Full)] - wt[min(int(before), pool.Full)]) / pool.Full
+	})
 }
 
 // wasteTable returns, for each free share 0..Full of a chip, its expected
