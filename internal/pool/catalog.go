@@ -44,7 +44,7 @@ func (k ChipKind) IsEstimated(field string) bool {
 // the field's YAML name.
 func (k ChipKind) Validate() [][2]string {
 	var out [][2]string
-	if !validName(k.Name) {
+	if !ValidName(k.Name) {
 		out = append(out, [2]string{"name", fmt.Sprintf("%q is not a valid kind name (letters, digits, '-', '_', '.'; 1 to 63 characters)", k.Name)})
 	}
 	pos := func(field string, v float64, max float64) {
@@ -84,7 +84,9 @@ func sortedSet(m map[string]bool) []string {
 	return out
 }
 
-func validName(s string) bool {
+// ValidName reports whether s can name a chip kind, level, pool or template:
+// letters, digits, '-', '_' and '.', 1 to 63 characters.
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 63 {
 		return false
 	}

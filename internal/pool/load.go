@@ -155,7 +155,7 @@ func (b *builder) header() {
 	if f.Kind != "Pool" {
 		b.errf("kind", "%q is not a pool file kind (allowed: Pool)", f.Kind)
 	}
-	if !validName(f.Name) {
+	if !ValidName(f.Name) {
 		b.errf("name", "%q is not a valid pool name (letters, digits, '-', '_', '.'; 1 to 63 characters)", f.Name)
 	}
 	for i, k := range f.ChipKinds {
@@ -179,7 +179,7 @@ func (b *builder) header() {
 	hosts := 0
 	for i, l := range f.Levels {
 		field := fmt.Sprintf("levels[%d]", i)
-		if !validName(l.Name) {
+		if !ValidName(l.Name) {
 			b.errf(field+".name", "%q is not a valid level name (letters, digits, '-', '_', '.'; 1 to 63 characters)", l.Name)
 		} else if _, dup := b.levelIdx[l.Name]; dup {
 			b.errf(field+".name", "level %q is defined twice", l.Name)
@@ -227,7 +227,7 @@ func (b *builder) header() {
 		}
 	}
 	for name := range f.Templates {
-		if !validName(name) {
+		if !ValidName(name) {
 			b.errf("templates."+name, "%q is not a valid template name (letters, digits, '-', '_', '.')", name)
 		}
 	}
@@ -372,7 +372,7 @@ func (b *builder) checkDomain(spec *DomainSpec, field string, lvl int) {
 	if spec.Count < 0 || spec.Count > MaxRepeat {
 		b.errf(field+".count", "%d is out of range (1 to %d; omit for 1)", spec.Count, MaxRepeat)
 	}
-	if spec.Name != "" && !validName(strings.ReplaceAll(spec.Name, "{i}", "0")) {
+	if spec.Name != "" && !ValidName(strings.ReplaceAll(spec.Name, "{i}", "0")) {
 		b.errf(field+".name", "%q is not a valid domain name (letters, digits, '-', '_', '.', and {i} for the index)", spec.Name)
 	}
 	if spec.Chips != nil && len(spec.Children) > 0 {

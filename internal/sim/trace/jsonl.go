@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/qunhq/qun/internal/pool"
 )
 
 // jsonJob is one line of a generic trace as written.
@@ -93,7 +95,7 @@ func ReadJobs(file string, r io.Reader) ([]Job, error) {
 			return nil, at(field, "%s", msg)
 		}
 		for _, m := range j.Models {
-			if !validModel(m) {
+			if !pool.ValidName(m) {
 				return nil, at("gpu_models", "%q is not a valid model name", m)
 			}
 		}

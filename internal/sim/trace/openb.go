@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/qunhq/qun/internal/pool"
 )
 
 // OpenB pod phases and QoS classes are kept as they are; only the columns
@@ -186,7 +188,7 @@ func ReadOpenBNodes(file string, r io.Reader) ([]Node, error) {
 			return nil, t.errAt("gpu", "%d is out of range (0 to %d)", g, MaxGPUsPerNode)
 		case g > 0 && n.Model == "":
 			return nil, t.errAt("model", "a node with %d GPUs needs a GPU model", g)
-		case n.Model != "" && !validModel(n.Model):
+		case n.Model != "" && !pool.ValidName(n.Model):
 			return nil, t.errAt("model", "%q is not a valid model name (letters, digits, '-', '_', '.')", n.Model)
 		}
 		if g == 0 {
@@ -257,7 +259,7 @@ func ReadOpenBPods(file string, r io.Reader) ([]Job, error) {
 		}
 		for _, s := range strings.Split(t.str("gpu_spec"), "|") {
 			if s = strings.TrimSpace(s); s != "" {
-				if !validModel(s) {
+				if !pool.ValidName(s) {
 					return nil, t.errAt("gpu_spec", "%q is not a valid model name", s)
 				}
 				j.Models = append(j.Models, s)
@@ -288,18 +290,4 @@ func ReadOpenBPods(file string, r io.Reader) ([]Job, error) {
 		out = append(out, j)
 	}
 	return out, nil
-}
-
-func validModel(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
