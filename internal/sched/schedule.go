@@ -87,9 +87,8 @@ type cycle struct {
 	victims  map[string]bool
 	evicting bool // some running job is being evicted
 	failed   map[failKey]*Status
-	fits     map[string]error // static shape checks by kinds and rank size
-	tries    int              // preemption attempts left
-	reserves int              // reservations left
+	tries    int // preemption attempts left
+	reserves int // reservations left
 	plan     *Plan
 	order    *order
 }
@@ -101,7 +100,7 @@ func newCycle(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) *cyc
 	cs.Quotas = NewQuotas(snap, prof.FairShare.HalfLife)
 	c := &cycle{snap: snap, now: now, prof: prof, cs: cs, q: cs.Quotas, t: snap.Pool.Topology(),
 		st: snap.Pool.Clone(), until: never, victims: map[string]bool{}, failed: map[failKey]*Status{},
-		fits: map[string]error{}, plan: &Plan{}}
+		plan: &Plan{}}
 	c.tries = prof.Preemption.MaxAttempts
 	if c.tries <= 0 {
 		c.tries = defaultPreemptTries
@@ -268,13 +267,7 @@ func (c *cycle) static(j *Job, kinds []pool.KindID) *Status {
 			Detail: fmt.Sprintf("needs %s chips; the pool has %s of accepted kinds", milliString(j.TotalMilli()), milliString(total))}
 	}
 	if n, whole := j.WholeChips(); whole {
-		key := fmt.Sprintf("%s/%d", kindsKey(kinds), n)
-		err, ok := c.fits[key]
-		if !ok {
-			err = rankFits(c.t, n, kinds, key)
-			c.fits[key] = err
-		}
-		if err != nil {
+		if err := rankFits(c.t, n, kinds, fmt.Sprintf("%s/%d", kindsKey(kinds), n)); err != nil {
 			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonShape, Detail: err.Error()}
 		}
 	}
