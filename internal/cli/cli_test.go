@@ -95,8 +95,9 @@ func TestJobValidateAgainstPool(t *testing.T) {
 		code      int
 		msg       string
 	}{
-		"8 x 910C fits cloudmatrix": {"llama-70b-910c.yaml", "cloudmatrix384.yaml", 0, "valid"},
-		"910B or H20 on a 910 pool": {"either-910b-or-h20.yaml", "ascend910-cluster.yaml", 2, "no accepted chip kind"},
+		"512 x 910C on 384":         {"llama-70b-910c.yaml", "cloudmatrix384.yaml", 2, "chips: needs 512 chips; the pool has 384 of accepted kinds"},
+		"8-chip ranks on dgx":       {"allreduce.yaml", "dgx-h100-superpod.yaml", 0, "valid"},
+		"910B or H20 on a 910 pool": {"either-910b-or-h20.yaml", "ascend910-cluster.yaml", 2, "accept: the pool has no chip kind the job accepts (accepts kinds 910B, H20; the pool has 910"},
 		"910B or H20 on mixed":      {"either-910b-or-h20.yaml", "mixed-sovereign.yaml", 0, "valid"},
 	}
 	for name, tc := range tests {

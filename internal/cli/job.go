@@ -3,11 +3,13 @@ package cli
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched"
 )
 
 func newJobCmd() *cobra.Command {
@@ -25,8 +27,9 @@ func newJobValidateCmd() *cobra.Command {
 		Use:   "validate FILE",
 		Short: "Check a job spec and list every problem with its line and field",
 		Long: `Check a job spec. With --pool, also check that its ranks could ever be
-placed on that pool: an accepted chip kind is present and some host can hold
-one rank under the pool's shape rules.`,
+placed on that pool, with the scheduler's own check: an accepted chip kind is
+present, the pool has enough chips of the accepted kinds, and some host can
+hold one rank under the pool's shape rules.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
@@ -66,36 +69,11 @@ func loadJob(path string) (*job.Spec, error) {
 	return job.Load(path, data, pool.DefaultCatalog())
 }
 
-// jobFitsPool reports why a job could never run on a pool, or nil.
+// jobFitsPool reports why a job could never run on a pool, or nil: the
+// scheduler's own check (sched.NeverFits), as the server applies it.
 func jobFitsPool(spec *job.Spec, topo *pool.Topology) error {
-	var kinds []pool.KindID
-	for i, k := range topo.Kinds {
-		if acceptsKind(spec, k) {
-			kinds = append(kinds, pool.KindID(i))
-		}
+	if st := sched.NeverFits(topo, sched.FromSpec("", spec, time.Time{})); st != nil {
+		return fmt.Errorf("can never run on pool %s: %s: %s", topo.Name, sched.SpecField(st.Reason), st.Detail)
 	}
-	if len(kinds) == 0 {
-		var have []string
-		for _, k := range topo.Kinds {
-			have = append(have, k.Name)
-		}
-		return fmt.Errorf("pool %s has no accepted chip kind (it has %v)", topo.Name, have)
-	}
-	m := job.Milli(spec.RankMilli())
-	if !m.IsWhole() {
-		return nil
-	}
-	return topo.RankFits(int(m/job.Whole), kinds)
-}
-
-func acceptsKind(spec *job.Spec, k pool.ChipKind) bool {
-	if len(spec.Accept.Kinds) > 0 {
-		for _, n := range spec.Accept.Kinds {
-			if n == k.Name {
-				return true
-			}
-		}
-		return false
-	}
-	return k.HBMGiB >= spec.Accept.MinHBMGiB
+	return nil
 }

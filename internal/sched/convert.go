@@ -27,3 +27,15 @@ func FromSpec(id string, spec *job.Spec, submitted time.Time) *Job {
 		CheckpointInterval: time.Duration(spec.Checkpoint.Interval),
 	}
 }
+
+// SpecField names the job spec field a NeverFits reason is about, for
+// errors that point at the spec.
+func SpecField(reason string) string {
+	switch reason {
+	case ReasonNoKind:
+		return "accept"
+	case ReasonShape:
+		return "chipsPerRank"
+	}
+	return "chips"
+}

@@ -250,28 +250,56 @@ func (c *cycle) try(j *Job) {
 }
 
 // static rejects jobs no state of the pool could ever hold.
-func (c *cycle) static(j *Job, kinds []pool.KindID) *Status {
+func (c *cycle) static(j *Job, kinds []pool.KindID) *Status { return neverFits(c.t, j, kinds) }
+
+// NeverFits reports why no state of pool t could ever hold job j — no
+// accepted chip kind, more chips than the pool has of the accepted kinds,
+// or a rank size the shape rules forbid on every host — or nil when some
+// state could. The scheduler leaves such a job unresolvable; the server
+// and `qun job validate --pool` reject it with the same reason.
+func NeverFits(t *pool.Topology, j *Job) *Status { return neverFits(t, j, AcceptedKinds(t, j)) }
+
+func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID) *Status {
 	if len(kinds) == 0 && j.RankMilli > 0 {
+		var have []string
+		for _, k := range t.Kinds {
+			have = append(have, k.Name)
+		}
 		return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonNoKind,
-			Detail: fmt.Sprintf("the pool has no chip kind the job accepts (kinds %v, at least %g GiB HBM)", j.Kinds, j.MinHBMGiB)}
+			Detail: fmt.Sprintf("the pool has no chip kind the job accepts (%s; the pool has %s)", acceptString(j), strings.Join(have, ", "))}
 	}
 	if j.RankMilli <= 0 {
 		return nil
 	}
 	var total int64
 	for _, k := range kinds {
-		total += int64(c.t.KindCount(0, k)) * pool.Full
+		total += int64(t.KindCount(0, k)) * pool.Full
 	}
 	if j.TotalMilli() > total {
 		return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonTooLarge,
 			Detail: fmt.Sprintf("needs %s chips; the pool has %s of accepted kinds", milliString(j.TotalMilli()), milliString(total))}
 	}
 	if n, whole := j.WholeChips(); whole {
-		if err := rankFits(c.t, n, kinds, fmt.Sprintf("%s/%d", kindsKey(kinds), n)); err != nil {
+		if err := rankFits(t, n, kinds, fmt.Sprintf("%s/%d", kindsKey(kinds), n)); err != nil {
 			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonShape, Detail: err.Error()}
 		}
 	}
 	return nil
+}
+
+// acceptString says which kinds a job accepts, for messages.
+func acceptString(j *Job) string {
+	var parts []string
+	if len(j.Kinds) > 0 {
+		parts = append(parts, "kinds "+strings.Join(j.Kinds, ", "))
+	}
+	if j.MinHBMGiB > 0 {
+		parts = append(parts, fmt.Sprintf("at least %g GiB HBM", j.MinHBMGiB))
+	}
+	if len(parts) == 0 {
+		return "any kind"
+	}
+	return "accepts " + strings.Join(parts, " with ")
 }
 
 // rankFitsMemo remembers Topology.RankFits answers, which depend only on

@@ -44,34 +44,15 @@ func invalidSpec(probs strictyaml.Problems) *api.Error {
 	return e
 }
 
-// fitsPool rejects a spec no state of the pool could ever hold.
+// fitsPool rejects a spec no state of the pool could ever hold, for the
+// scheduler's reason (sched.NeverFits), naming the spec field at fault.
 func fitsPool(spec *job.Spec, t *pool.Topology) error {
-	sj := &sched.Job{Kinds: spec.Accept.Kinds, MinHBMGiB: spec.Accept.MinHBMGiB, Ranks: spec.RankCount(), RankMilli: spec.RankMilli()}
-	kinds := sched.AcceptedKinds(t, sj)
-	bad := func(field, format string, args ...any) error {
-		return &api.Error{Code: api.CodeBadData, Message: "the job can never run on this pool",
-			Problems: []api.Problem{{Field: field, Message: fmt.Sprintf(format, args...)}}}
+	st := sched.NeverFits(t, sched.FromSpec("", spec, time.Time{}))
+	if st == nil {
+		return nil
 	}
-	if len(kinds) == 0 {
-		var have []string
-		for _, k := range t.Kinds {
-			have = append(have, k.Name)
-		}
-		return bad("accept", "pool %s has no accepted chip kind (it has %s)", t.Name, strings.Join(have, ", "))
-	}
-	var total int64
-	for _, k := range kinds {
-		total += int64(t.KindCount(0, k)) * pool.Full
-	}
-	if sj.TotalMilli() > total {
-		return bad("chips", "needs %s chips; pool %s has %s of the accepted kinds", job.Milli(sj.TotalMilli()), t.Name, job.Milli(total))
-	}
-	if n, whole := sj.WholeChips(); whole {
-		if err := t.RankFits(n, kinds); err != nil {
-			return bad("chipsPerRank", "%v", err)
-		}
-	}
-	return nil
+	return &api.Error{Code: api.CodeBadData, Message: "the job can never run on pool " + t.Name,
+		Problems: []api.Problem{{Field: sched.SpecField(st.Reason), Message: st.Detail}}}
 }
 
 // Submit validates a job spec (JSON), stores the job and returns it. The
