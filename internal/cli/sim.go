@@ -86,6 +86,7 @@ JSONL job trace (see docs/simulator.md). Policies: ` + strings.Join(score.Polici
 	f.StringVar(&policies, "policy", "", "comma-separated placement profiles (default "+score.DefaultPolicy+")")
 	f.StringVar(&seeds, "seed", "42", "seeds: N, N,M or N-M")
 	f.Float64Var(&c.Ratio, "ratio", 1.3, "fgd: tune the pod list to this multiple of the GPU capacity")
+	f.BoolVar(&c.PackingBound, "packing-bound", false, "fgd: at the first failed pod, compare the GPUs holding shares with the LP lower bound on the GPUs those shares need")
 	f.StringVar(&dir, "out", "", "write report.json, report.md and SVG plots into this directory")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	out.register(cmd)
@@ -120,6 +121,12 @@ func renderSim(w io.Writer, r *sim.Report, dir string) error {
 		fmt.Fprintln(tw, "POLICY\tRUNS\tALLOC@130 %\tSTDEV\tIDLE GPUs\tFAILED PODS\t")
 		for _, s := range r.Summary {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t\n", s.Policy, s.Runs, f2(s.AllocAt130), f2(s.AllocStdev), f2(s.IdleGPUsAt130), f2(s.FailedPods))
+		}
+		if r.HasBound() {
+			fmt.Fprintln(tw, "\nPOLICY\tFIRST FAIL ARRIVED %\tSHARE GPUs\tLP BOUND\tGAP GPUs\t")
+			for _, s := range r.Summary {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", s.Policy, f2(s.FirstFailureArrived), f2(s.ShareChipsAtFirstFailure), f2(s.ShareChipsBound), f2(s.ShareBoundGap))
+			}
 		}
 	} else {
 		fmt.Fprintln(tw, "POLICY\tRUNS\tMEAN UTIL %\tWAIT MEAN s\tWAIT P90 s\tJCT MEAN s\tJCT P90 s\t")

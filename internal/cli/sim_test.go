@@ -62,3 +62,38 @@ func TestSimBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSimPackingBound(t *testing.T) {
+	args := []string{"sim", "--trace", "../sim/trace/testdata/pods.csv", "--nodes", "../sim/trace/testdata/nodes.csv",
+		"--experiment", "fgd", "-o", "json", "-q"}
+	for _, bound := range []bool{false, true} {
+		a := args
+		if bound {
+			a = append(append([]string(nil), args...), "--packing-bound")
+		}
+		code, stdout, stderr := run(t, a...)
+		if code != ExitOK {
+			t.Fatalf("bound %v: exit %d, stderr:\n%s", bound, code, stderr)
+		}
+		var r struct {
+			Summary []struct {
+				Chips *float64 `json:"share_chips_at_first_failure"`
+				Bound *float64 `json:"share_chips_bound"`
+			} `json:"summary"`
+			FGD []struct {
+				Chips *int     `json:"share_chips_at_first_failure"`
+				Gap   *float64 `json:"share_bound_gap_gpus"`
+			} `json:"fgd_runs"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+		}
+		if len(r.Summary) != 1 || len(r.FGD) != 1 {
+			t.Fatalf("bound %v: report %s", bound, stdout)
+		}
+		has := r.Summary[0].Chips != nil && r.Summary[0].Bound != nil && r.FGD[0].Chips != nil && r.FGD[0].Gap != nil
+		if has != bound || strings.Contains(stdout, "share_") != bound {
+			t.Errorf("--packing-bound %v: packing figures present = %v\n%s", bound, has, stdout)
+		}
+	}
+}

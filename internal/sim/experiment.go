@@ -32,7 +32,19 @@ type FGDResult struct {
 	FinalArrived float64    `json:"final_arrived"`
 	// FailedByShape counts failed pods by "GPUs x thousandths".
 	FailedByShape map[string]int `json:"failed_by_shape"`
-	WallSeconds   float64        `json:"wall_seconds"`
+	// The packing bound (FGDOptions.Bound), at the first pod that fails:
+	// the arrived GPU share (percent, that pod included), the GPUs holding
+	// shares (pods of one GPU with less than a whole one), the clairvoyant
+	// LP lower bound on the GPUs those same shares need (ShareBound; CPU and
+	// memory ignored), and the difference. Absent without the option or
+	// when no pod fails; the bound and the gap are absent when ShareBound
+	// fails, with its error in ShareBoundError.
+	FirstFailureArrived      *float64 `json:"first_failure_arrived,omitempty"`
+	ShareChipsAtFirstFailure *int     `json:"share_chips_at_first_failure,omitempty"`
+	ShareChipsBound          *float64 `json:"share_chips_bound,omitempty"`
+	ShareBoundGap            *float64 `json:"share_bound_gap_gpus,omitempty"`
+	ShareBoundError          string   `json:"share_bound_error,omitempty"`
+	WallSeconds              float64  `json:"wall_seconds"`
 }
 
 // FGDOptions configures RunFGD.
@@ -42,7 +54,10 @@ type FGDOptions struct {
 	Ratio  float64 // workload tuning ratio; the paper uses 1.3
 	// Lean leaves running jobs out of the snapshots where the policy
 	// cannot use them (same plans, a cycle no longer costs O(running)).
-	Lean     bool
+	Lean bool
+	// Bound records the packing bound at the first pod that fails (see
+	// FGDResult.ShareChipsBound).
+	Bound    bool
 	Progress func(done, total int)
 }
 
@@ -96,6 +111,10 @@ func RunFGD(nodes []trace.Node, pods []trace.Job, o FGDOptions) (*FGDResult, err
 		FailedByShape: map[string]int{}}
 	bins := newBins()
 	var arrived int64
+	var shares *shareTracker
+	if o.Bound {
+		shares = newShareTracker(t.NumChips())
+	}
 	pending := make([]*sched.Job, 1)
 	for i := range setup.Jobs {
 		j := &setup.Jobs[i]
@@ -111,9 +130,16 @@ func RunFGD(nodes []trace.Node, pods []trace.Job, o FGDOptions) (*FGDResult, err
 			return nil, err
 		}
 		if len(started) == 0 {
+			if shares != nil && res.Failed == 0 {
+				shares.record(res, 100*float64(arrived)/total)
+			}
 			res.FailedByShape[fmt.Sprintf("%dx%d", j.GPUs, j.GPUMilli)]++
 			res.Failed++
 			res.FailedMilli += j.TotalMilli()
+		} else if shares != nil && res.Failed == 0 {
+			for _, sj := range started {
+				shares.add(sj.Placement)
+			}
 		}
 		used := float64(setup.CapacityMilli - c.st.FreeMilli(0))
 		bins.add(arrived, used, frag.total, total)
@@ -215,6 +241,49 @@ func (f *fragTracker) update(h pool.DomainID) {
 	}
 	f.total += v - f.per[i]
 	f.per[i] = v
+}
+
+// shareTracker keeps the GPU shares placed so far and the chips they sit
+// on, for the packing bound.
+type shareTracker struct {
+	milli []int
+	used  []bool // by chip
+	chips int
+}
+
+func newShareTracker(chips int) *shareTracker {
+	return &shareTracker{used: make([]bool, chips)}
+}
+
+func (s *shareTracker) add(p *sched.Placement) {
+	if p == nil {
+		return
+	}
+	for _, cl := range p.Ranks {
+		for _, g := range cl.Grants {
+			if g.Milli >= pool.Full {
+				continue
+			}
+			s.milli = append(s.milli, int(g.Milli))
+			if !s.used[g.Chip] {
+				s.used[g.Chip] = true
+				s.chips++
+			}
+		}
+	}
+}
+
+// record writes the packing figures into res.
+func (s *shareTracker) record(res *FGDResult, arrivedPct float64) {
+	a, n := round2(arrivedPct), s.chips
+	res.FirstFailureArrived, res.ShareChipsAtFirstFailure = &a, &n
+	b, err := ShareBound(s.milli, pool.Full)
+	if err != nil {
+		res.ShareBoundError = err.Error()
+		return
+	}
+	bound, gap := round2(b), round2(float64(n)-b)
+	res.ShareChipsBound, res.ShareBoundGap = &bound, &gap
 }
 
 func (r *FGDResult) String() string {

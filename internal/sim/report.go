@@ -39,6 +39,12 @@ type PolicySummary struct {
 	FragCurve     []*float64 `json:"frag_curve,omitempty"`
 	FragAt100     *float64   `json:"frag_at_100,omitempty"`
 	IdleGPUsAt130 *float64   `json:"idle_gpus_at_130,omitempty"`
+	// Packing bound (FGDOptions.Bound): means over the runs that have each
+	// figure (see FGDResult).
+	FirstFailureArrived      *float64 `json:"first_failure_arrived,omitempty"`
+	ShareChipsAtFirstFailure *float64 `json:"share_chips_at_first_failure,omitempty"`
+	ShareChipsBound          *float64 `json:"share_chips_bound,omitempty"`
+	ShareBoundGap            *float64 `json:"share_bound_gap_gpus,omitempty"`
 	// Replay.
 	MeanUtil *float64 `json:"mean_util,omitempty"`
 	WaitMean *float64 `json:"wait_mean_s,omitempty"`
@@ -98,6 +104,7 @@ func (r *Report) Summarise() {
 			if len(r.FGD) > 0 {
 				s.IdleGPUsAt130 = ptr(float64(r.FGD[0].CapacityGPUs) * (100 - m) / 100)
 			}
+			s.summariseBound(r.FGD)
 		}
 		var util, wm, w90, jm, j90 []float64
 		for _, rr := range r.Replay {
@@ -117,6 +124,47 @@ func (r *Report) Summarise() {
 	if len(r.Summary) > 0 && r.Summary[0].AllocAt130 != nil {
 		r.AllocAt130, r.AllocCurve = r.Summary[0].AllocAt130, r.Summary[0].AllocCurve
 	}
+}
+
+// summariseBound fills the packing-bound means from the policy's runs.
+func (s *PolicySummary) summariseBound(runs []*FGDResult) {
+	var arrived, chips, bound, gap []float64
+	for _, f := range runs {
+		if f.Policy != s.Policy {
+			continue
+		}
+		if f.FirstFailureArrived != nil {
+			arrived = append(arrived, *f.FirstFailureArrived)
+		}
+		if f.ShareChipsAtFirstFailure != nil {
+			chips = append(chips, float64(*f.ShareChipsAtFirstFailure))
+		}
+		if f.ShareChipsBound != nil {
+			bound = append(bound, *f.ShareChipsBound)
+		}
+		if f.ShareBoundGap != nil {
+			gap = append(gap, *f.ShareBoundGap)
+		}
+	}
+	mean := func(v []float64) *float64 {
+		if len(v) == 0 {
+			return nil
+		}
+		m, _ := meanStdev(v)
+		return ptr(m)
+	}
+	s.FirstFailureArrived, s.ShareChipsAtFirstFailure = mean(arrived), mean(chips)
+	s.ShareChipsBound, s.ShareBoundGap = mean(bound), mean(gap)
+}
+
+// HasBound reports whether any policy has packing-bound figures.
+func (r *Report) HasBound() bool {
+	for _, s := range r.Summary {
+		if s.ShareChipsAtFirstFailure != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func meanStdev(v []float64) (float64, float64) {
@@ -219,6 +267,17 @@ func (r *Report) Markdown() []byte {
 				f2(s.IdleGPUsAt130), f2(s.FailedPods), f2(s.FragAt100))
 		}
 		b.WriteString("\n![allocation](" + PlotAlloc + ")\n\n![fragmentation](" + PlotFrag + ")\n\n")
+		if r.HasBound() {
+			b.WriteString("## Packing bound at the first failure\n\n")
+			b.WriteString("GPUs holding shares when the first pod fails, against the LP lower bound on the GPUs those shares need " +
+				"(Gilmore–Gomory; CPU and memory ignored, so the bound is optimistic). Means over seeds.\n\n")
+			b.WriteString("| policy | arrived at first failure (%) | share GPUs | LP bound | gap (GPUs) |\n|---|---:|---:|---:|---:|\n")
+			for _, s := range r.Summary {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.Policy, f2(s.FirstFailureArrived), f2(s.ShareChipsAtFirstFailure),
+					f2(s.ShareChipsBound), f2(s.ShareBoundGap))
+			}
+			b.WriteString("\n")
+		}
 		b.WriteString("### Runs\n\n| policy | seed | pods | failed | alloc at 130 (%) |\n|---|---:|---:|---:|---:|\n")
 		for _, f := range r.FGD {
 			fmt.Fprintf(&b, "| %s | %d | %d | %d | %.2f |\n", f.Policy, f.Seed, f.Pods, f.Failed, f.AllocAt130)

@@ -25,6 +25,9 @@ type Config struct {
 	Policies   []string
 	Seeds      []int64
 	Ratio      float64 // FGD tuning ratio; 0 means 1.3
+	// PackingBound records the packing bound in FGD runs
+	// (FGDOptions.Bound).
+	PackingBound bool
 	// Progress, when set, receives progress lines.
 	Progress func(string)
 }
@@ -69,7 +72,8 @@ func Run(c Config) (*Report, error) {
 				}
 			}
 			if c.Experiment == "fgd" {
-				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Seed: seed, Ratio: c.Ratio, Lean: true, Progress: progress})
+				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Seed: seed, Ratio: c.Ratio, Lean: true,
+					Bound: c.PackingBound, Progress: progress})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", label, err)
 				}
