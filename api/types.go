@@ -180,6 +180,10 @@ type Queue struct {
 	InUse      map[string]int64 `json:"in_use_milli,omitempty"`
 	Pending    int              `json:"pending"`
 	Running    int              `json:"running"`
+	// UsageChipSeconds is the queue's decayed historical usage (chips ×
+	// seconds, halving every fairShare.halfLife of the profile) as of the
+	// last scheduling cycle; absent without fair-share history.
+	UsageChipSeconds float64 `json:"usage_chip_seconds,omitempty"`
 }
 
 // QueueList is the answer of GET /v1/queues.

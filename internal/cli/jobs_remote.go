@@ -335,9 +335,9 @@ func newQueueCmd() *cobra.Command {
 				return writeJSON(w, l)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tWEIGHT\tPENDING\tRUNNING\tIN USE\tGUARANTEED")
+			fmt.Fprintln(tw, "NAME\tWEIGHT\tPENDING\tRUNNING\tIN USE\tGUARANTEED\tHISTORY (CHIP-H)")
 			for _, q := range l.Queues {
-				fmt.Fprintf(tw, "%s\t%g\t%d\t%d\t%s\t%s\n", q.Name, q.Weight, q.Pending, q.Running, chipsByKind(q.InUse), chipsByKind(q.Guaranteed))
+				fmt.Fprintf(tw, "%s\t%g\t%d\t%d\t%s\t%s\t%.1f\n", q.Name, q.Weight, q.Pending, q.Running, chipsByKind(q.InUse), chipsByKind(q.Guaranteed), q.UsageChipSeconds/3600)
 			}
 			return tw.Flush()
 		}))

@@ -163,8 +163,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	return reply(w, http.StatusOK, v, err)
 }
 
-// QueueList returns the queues with their usage: declared queues and every
-// queue a job names.
+// QueueList returns the queues with their usage: declared queues, every
+// queue a job names and every queue with fair-share history (decayed usage
+// as of the last scheduling cycle).
 func (s *Server) QueueList() api.QueueList {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +202,9 @@ func (s *Server) QueueList() api.QueueList {
 				}
 			}
 		}
+	}
+	for name, u := range s.fair.usage {
+		get(name).UsageChipSeconds = u
 	}
 	out := api.QueueList{Queues: []api.Queue{}}
 	for _, q := range qs {

@@ -101,6 +101,8 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 		snap.Running = append(snap.Running, &sj)
 	}
 	slices.SortFunc(snap.Running, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
+	s.advanceUsage(now, snap.Running)
+	snap.Usage = s.usageCopy()
 	return snap
 }
 

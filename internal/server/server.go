@@ -81,6 +81,7 @@ type Server struct {
 	dirtyNodes map[string]struct{}
 	closing    bool
 	lastSeen   uint64 // highest job sequence loaded or created
+	fair       fairShare
 
 	kick chan struct{}
 	stop chan struct{}
@@ -158,6 +159,9 @@ func (s *Server) recover() error {
 		return nil
 	})
 	if err != nil {
+		return fmt.Errorf("recover state: %w", err)
+	}
+	if err := s.recoverUsage(); err != nil {
 		return fmt.Errorf("recover state: %w", err)
 	}
 	sort.Slice(jobs, func(a, b int) bool { return jobs[a].Seq < jobs[b].Seq })
@@ -238,7 +242,13 @@ func (s *Server) usable() error {
 // commit writes every dirty job and node in one transaction. Callers hold
 // mu. On failure the server is marked broken: memory is ahead of disk.
 func (s *Server) commit() error {
-	if len(s.dirtyJobs) == 0 && len(s.dirtyNodes) == 0 {
+	others := len(s.dirtyJobs) > 0 || len(s.dirtyNodes) > 0
+	now := s.clock.Now()
+	usage, err := s.usageWrites(others, now)
+	if err != nil {
+		return s.fail(err)
+	}
+	if !others && usage == nil {
 		return nil
 	}
 	jobs := make(map[string][]byte, len(s.dirtyJobs))
@@ -259,8 +269,11 @@ func (s *Server) commit() error {
 	}
 	clear(s.dirtyJobs)
 	clear(s.dirtyNodes)
-	if err := s.store.Commit(jobs, nodes); err != nil {
+	if err := s.store.Commit(state.Records{Jobs: jobs, Nodes: nodes, Server: usage}); err != nil {
 		return s.fail(err)
+	}
+	if usage != nil {
+		s.fair.dirty, s.fair.savedAt = false, now
 	}
 	return nil
 }

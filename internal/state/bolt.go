@@ -18,6 +18,9 @@ var (
 // BoltFormat is the on-disk format version written to meta/format.
 const BoltFormat = "1"
 
+// formatKey is the meta record holding BoltFormat.
+const formatKey = "format"
+
 // ErrBoltFormat is returned by OpenBolt for a file of another format.
 var ErrBoltFormat = errors.New("unsupported state file format")
 
@@ -48,9 +51,9 @@ func OpenBolt(path string) (*Bolt, error) {
 			}
 		}
 		meta := tx.Bucket(boltMeta)
-		switch v := meta.Get([]byte("format")); {
+		switch v := meta.Get([]byte(formatKey)); {
 		case v == nil:
-			return meta.Put([]byte("format"), []byte(BoltFormat))
+			return meta.Put([]byte(formatKey), []byte(BoltFormat))
 		case string(v) != BoltFormat:
 			return fmt.Errorf("%w: %s is format %q, this server reads %q", ErrBoltFormat, path, v, BoltFormat)
 		}
@@ -90,17 +93,31 @@ func (b *Bolt) CreateJob(build func(seq uint64) (key string, value []byte, err e
 	})
 }
 
-// Commit writes job and node records in one transaction: all of them or,
-// on error, none. A nil value deletes the key.
-func (b *Bolt) Commit(jobs, nodes map[string][]byte) error {
-	if len(jobs) == 0 && len(nodes) == 0 {
+// Records is one transaction's writes: job, node and server records by
+// key. A nil value deletes the key.
+type Records struct {
+	Jobs, Nodes map[string][]byte
+	// Server holds the server's own records (such as fair-share usage),
+	// kept beside the file's format marker, whose key it may not use.
+	Server map[string][]byte
+}
+
+func (r Records) empty() bool { return len(r.Jobs) == 0 && len(r.Nodes) == 0 && len(r.Server) == 0 }
+
+// Commit writes the records in one transaction: all of them or, on error,
+// none.
+func (b *Bolt) Commit(r Records) error {
+	if r.empty() {
 		return nil
+	}
+	if _, ok := r.Server[formatKey]; ok {
+		return fmt.Errorf("server record %q is reserved for the file format", formatKey)
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
 		for _, w := range []struct {
 			bucket []byte
 			recs   map[string][]byte
-		}{{boltJobs, jobs}, {boltNodes, nodes}} {
+		}{{boltJobs, r.Jobs}, {boltNodes, r.Nodes}, {boltMeta, r.Server}} {
 			bk := tx.Bucket(w.bucket)
 			for k, v := range w.recs {
 				var err error
@@ -116,6 +133,19 @@ func (b *Bolt) Commit(jobs, nodes map[string][]byte) error {
 		}
 		return nil
 	})
+}
+
+// ServerRecord returns a copy of the server record key, or nil when there
+// is none.
+func (b *Bolt) ServerRecord(key string) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(boltMeta).Get([]byte(key)); v != nil && key != formatKey {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Load calls job for every job record and node for every node record, in

@@ -38,10 +38,10 @@ func TestBolt(t *testing.T) {
 	if err := b.CreateJob(func(uint64) (string, []byte, error) { return "", nil, boom }); !errors.Is(err, boom) {
 		t.Errorf("failing build: %v", err)
 	}
-	if err := b.Commit(map[string][]byte{"j-000001": []byte("changed")}, map[string][]byte{"n0": []byte("node"), "n1": []byte("x")}); err != nil {
+	if err := b.Commit(Records{Jobs: map[string][]byte{"j-000001": []byte("changed")}, Nodes: map[string][]byte{"n0": []byte("node"), "n1": []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Commit(nil, map[string][]byte{"n1": nil}); err != nil {
+	if err := b.Commit(Records{Nodes: map[string][]byte{"n1": nil}}); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -86,5 +86,39 @@ func TestBoltRefusesOtherFormat(t *testing.T) {
 	db.Close()
 	if _, err := OpenBolt(path); !errors.Is(err, ErrBoltFormat) {
 		t.Errorf("opening format 99: %v, want ErrBoltFormat", err)
+	}
+}
+
+// TestBoltServerRecords: server records survive reopening, a nil value
+// deletes one, and the format marker can be neither written nor read.
+func TestBoltServerRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(Records{Server: map[string][]byte{"usage": []byte("u1"), "other": []byte("o")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(Records{Server: map[string][]byte{"other": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(Records{Jobs: map[string][]byte{"j": []byte("x")}, Server: map[string][]byte{formatKey: []byte("2")}}); err == nil {
+		t.Error("writing the format marker succeeded")
+	}
+	b.Close()
+	if b, err = OpenBolt(path); err != nil {
+		t.Fatalf("reopen after a refused write: %v", err)
+	}
+	defer b.Close()
+	for key, want := range map[string]string{"usage": "u1", "other": "", formatKey: "", "absent": ""} {
+		got, err := b.ServerRecord(key)
+		if err != nil || string(got) != want || (want == "") != (got == nil) {
+			t.Errorf("ServerRecord(%q) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	jobs := 0
+	if err := b.Load(func(string, []byte) error { jobs++; return nil }, func(string, []byte) error { return nil }); err != nil || jobs != 0 {
+		t.Errorf("the refused commit stored %d jobs (%v)", jobs, err)
 	}
 }
