@@ -36,6 +36,10 @@ func SpecField(reason string) string {
 		return "accept"
 	case ReasonShape:
 		return "chipsPerRank"
+	case ReasonHostCPU:
+		return "cpuMilliPerRank"
+	case ReasonHostMemory:
+		return "memoryMiBPerRank"
 	}
 	return "chips"
 }

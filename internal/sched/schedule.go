@@ -17,6 +17,8 @@ const (
 	ReasonNoKind           = "no-accepted-kind"
 	ReasonTooLarge         = "larger-than-pool"
 	ReasonShape            = "shape"
+	ReasonHostCPU          = "host-cpu"
+	ReasonHostMemory       = "host-memory"
 	ReasonReserved         = "reserved"
 	ReasonNoReservation    = "no-reservation"
 	ReasonDelays           = "would-delay-reservation"
@@ -284,7 +286,54 @@ func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID) *Status {
 			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonShape, Detail: err.Error()}
 		}
 	}
+	if j.CPUMilli > 0 || j.MemoryMiB > 0 {
+		if reason, err := hostHolds(t, j, kinds); err != nil {
+			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: reason, Detail: err.Error()}
+		}
+	}
 	return nil
+}
+
+// hostHolds returns a reason and an error unless some host has the CPU
+// and memory of one of j's ranks and, when j takes chips, as many chips of
+// an accepted kind as a rank takes (one for a share). The reason is
+// ReasonHostCPU when no such host has the CPU, else ReasonHostMemory.
+// Answers are memoised like rankFits.
+func hostHolds(t *pool.Topology, j *Job, kinds []pool.KindID) (string, error) {
+	chips := 0
+	if j.RankMilli > 0 {
+		chips = max(1, int(j.RankMilli/pool.Full))
+	}
+	k := rankFitsKey{t, fmt.Sprintf("host %s/%d/%d/%d", kindsKey(kinds), chips, j.CPUMilli, j.MemoryMiB)}
+	if v, ok := rankFitsMemo.Load(k); ok {
+		a := v.(fitsAnswer)
+		return a.reason, a.err
+	}
+	var maxCPU, maxMem int64
+	ans := fitsAnswer{}
+	for _, h := range t.Hosts() {
+		have := 0
+		for _, kd := range kinds {
+			have += t.KindCount(h, kd)
+		}
+		if have < chips {
+			continue
+		}
+		if t.CPUMilli(h) >= j.CPUMilli && t.MemoryMiB(h) >= j.MemoryMiB {
+			rankFitsMemo.Store(k, ans)
+			return "", nil
+		}
+		maxCPU, maxMem = max(maxCPU, t.CPUMilli(h)), max(maxMem, t.MemoryMiB(h))
+	}
+	host := t.Levels[t.HostLevel].Name
+	ans.reason = ReasonHostMemory
+	if maxCPU < j.CPUMilli {
+		ans.reason = ReasonHostCPU
+	}
+	ans.err = fmt.Errorf("a rank needs %d CPU thousandths and %d MiB of memory on one %s; no %s with its chips has both (the most CPU is %d, the most memory %d MiB)",
+		j.CPUMilli, j.MemoryMiB, host, host, maxCPU, maxMem)
+	rankFitsMemo.Store(k, ans)
+	return ans.reason, ans.err
 }
 
 // acceptString says which kinds a job accepts, for messages.
@@ -311,7 +360,10 @@ type rankFitsKey struct {
 	key string
 }
 
-type fitsAnswer struct{ err error }
+type fitsAnswer struct {
+	reason string // hostHolds only
+	err    error
+}
 
 func rankFits(t *pool.Topology, n int, kinds []pool.KindID, key string) error {
 	k := rankFitsKey{t, key}
@@ -319,7 +371,7 @@ func rankFits(t *pool.Topology, n int, kinds []pool.KindID, key string) error {
 		return v.(fitsAnswer).err
 	}
 	err := t.RankFits(n, kinds)
-	rankFitsMemo.Store(k, fitsAnswer{err})
+	rankFitsMemo.Store(k, fitsAnswer{err: err})
 	return err
 }
 

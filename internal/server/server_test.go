@@ -285,6 +285,8 @@ func TestSubmitErrors(t *testing.T) {
 		"many problems": {`{"apiVersion":"qun/v2","kind":"Job","name":"A","chips":-1}`, []string{"apiVersion", "chips", "command", "name"}},
 		"unknown kind":  {`{"apiVersion":"qun/v1","kind":"Job","name":"a","command":["x"],"accept":{"kinds":["910B"]}}`, []string{"accept"}},
 		"too many":      {`{"apiVersion":"qun/v1","kind":"Job","name":"a","command":["x"],"chips":64}`, []string{"chips"}},
+		"no host's CPU": {`{"apiVersion":"qun/v1","kind":"Job","name":"a","command":["x"],"cpuMilliPerRank":65000}`, []string{"cpuMilliPerRank"}},
+		"no host's RAM": {`{"apiVersion":"qun/v1","kind":"Job","name":"a","command":["x"],"memoryMiBPerRank":600000}`, []string{"memoryMiBPerRank"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
