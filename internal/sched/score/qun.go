@@ -22,11 +22,16 @@ type QunOptions struct {
 	// Waste is the penalty, in score points per chip, for the change in
 	// the chip's expected waste (see wasteTable) a share causes.
 	Waste float64
+	// Patience (0 to 1) is, in the expected-waste model, the probability
+	// that a chip stays open for a later share when the next one to
+	// arrive does not fit it; 0 ends the chip's filling at the first share
+	// that does not fit.
+	Patience float64
 }
 
 // DefaultQunOptions are the options of Qun's default profile, chosen on the
 // openb default trace (docs/simulator.md shows the search).
-var DefaultQunOptions = QunOptions{Strand: 100, Order: 120, Waste: 5000}
+var DefaultQunOptions = QunOptions{Strand: 100, Order: 120, Waste: 5000, Patience: 0.98}
 
 // Qun is Qun's own placement policy: fragmentation gradient descent measured
 // against the workload learnt from the jobs seen so far (memory included),
@@ -102,9 +107,12 @@ func (q *Qun) evalShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h po
 }
 
 // wasteTable returns, for each free share 0..Full of a chip, its expected
-// waste if shares arrive at the workload's rates until none fits:
-// W(L) = L·(1−F(L)) + Σ_{s≤L} p_s·W(L−s), with p_s the probability of a
-// share of s among the shares and F(L) that of a share of at most L.
+// waste if shares arrive at the workload's rates, each landing on the chip
+// when it fits, and the chip's filling ends at a share that does not fit
+// with probability 1−c (c the Patience):
+// W(L) = (L·(1−F(L))·(1−c) + Σ_{s≤L} p_s·W(L−s)) / (1 − (1−F(L))·c),
+// with p_s the probability of a share of s among the shares and F(L) that
+// of a share of at most L. With c = 0 it is L·(1−F(L)) + Σ p_s·W(L−s).
 func (q *Qun) wasteTable(w *sched.Workload) []float64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -131,7 +139,12 @@ func (q *Qun) wasteTable(w *sched.Workload) []float64 {
 				f += p[sz] / tot
 				e += p[sz] / tot * t[l-sz]
 			}
-			t[l] = float64(l)*(1-f) + e
+			if f == 0 { // no share fits: the whole leftover is waste
+				t[l] = float64(l)
+				continue
+			}
+			miss := 1 - f
+			t[l] = (float64(l)*miss*(1-q.o.Patience) + e) / (1 - miss*q.o.Patience)
 		}
 	}
 	if q.waste == nil || len(q.waste) > 4 {
