@@ -45,8 +45,13 @@ func Run(c Config) (*Report, error) {
 		c.Policies = []string{score.DefaultPolicy}
 	}
 	for _, p := range c.Policies {
+		// Build each profile once up front: a bad name or argument fails
+		// before any run starts.
 		if _, err := score.Spec(p); err != nil {
 			return nil, fmt.Errorf("%w: %v", trace.ErrInvalid, err)
+		}
+		if _, err := Profile(p); err != nil {
+			return nil, fmt.Errorf("%w: policy %s: %v", trace.ErrInvalid, p, err)
 		}
 	}
 	if len(c.Seeds) == 0 {
