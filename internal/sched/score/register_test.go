@@ -68,3 +68,25 @@ func TestPolicyArguments(t *testing.T) {
 		t.Error("LearnsHistory/StateOnly wrong for an unknown policy, gpuclustering or fgd")
 	}
 }
+
+// FuzzPolicyName: any policy name either is refused with an error or
+// builds a scorer; nothing panics, and a name Spec accepts keeps its
+// arguments (the scorer may still refuse them).
+func FuzzPolicyName(f *testing.F) {
+	for _, s := range []string{"qun", "qun:patience=0.5", "fgd:quantize=true", "qun:waste=1e3:order=0", "qun::", "random:x", ":", "qun:patience=1e309"} {
+		f.Add(s)
+	}
+	reg := sched.Registry{}
+	Register(reg)
+	f.Fuzz(func(t *testing.T, name string) {
+		spec, err := Spec(name)
+		if err != nil {
+			return
+		}
+		ref := spec.Scores[0]
+		p, err := reg[ref.Name](ref.Args)
+		if err == nil && p == nil {
+			t.Fatalf("%q: no scorer and no error", name)
+		}
+	})
+}
