@@ -18,8 +18,11 @@
 //     ranks, spanning as few children as possible at every level, with
 //     pool.State.SelectChips where shape rules apply (shape rules are hard
 //     constraints); where no child holds the rest, an even split over the
-//     fewest children that can each hold an equal share is scored too and
-//     kept when it scores strictly better;
+//     fewest children that can each hold an equal share is scored too, and
+//     where the children hold hosts a split with as large a smallest piece
+//     as they allow, once more with tensor groups spanning the hosts of a
+//     rack when the rack is as fast per chip as a host; each is kept when
+//     it scores strictly better;
 //  3. maps ranks with comm.MapRanks (tensor groups in the fastest domain,
 //     pipeline neighbours close, data groups over as few domains as
 //     possible) and models one step with comm.Estimator;

@@ -8,12 +8,19 @@ import (
 )
 
 // topoInfo is what a Placer derives once per topology: the fabric, whether
-// shape rules apply, an empty state for lower bounds, pooled estimators and
-// memoised lower bounds. Topologies are immutable, so it never goes stale.
+// shape rules apply, the level whose hosts a tensor group may span, an
+// empty state for lower bounds, pooled estimators and memoised lower
+// bounds. Topologies are immutable, so it never goes stale.
 type topoInfo struct {
 	t        *pool.Topology
 	fab      *Fabric
 	hasShape bool
+	// spanLevel is the level just above the hosts when traffic between
+	// its domains' hosts runs at least as fast per chip as inside a host
+	// (bandwidth over oversubscription) and no shape rules apply: there a
+	// tensor group may span hosts of one domain at no loss (see
+	// selector.span). -1 otherwise.
+	spanLevel int
 
 	emptyOnce sync.Once
 	empty     *pool.State
@@ -38,6 +45,13 @@ func newTopoInfo(t *pool.Topology) *topoInfo {
 	for l := t.HostLevel; l < len(t.Levels); l++ {
 		if !t.Levels[l].Shape.IsZero() {
 			ti.hasShape = true
+		}
+	}
+	ti.spanLevel = -1
+	if l := t.HostLevel - 1; l >= 0 && !ti.hasShape {
+		up, host := t.Levels[l], t.Levels[t.HostLevel]
+		if up.BandwidthGBps/max(up.Oversubscription, 1) >= host.BandwidthGBps {
+			ti.spanLevel = l
 		}
 	}
 	ti.est.New = func() any { return comm.NewEstimator(ti.fab) }

@@ -323,10 +323,14 @@ func shortfall(st *pool.State, o *option, k int) string {
 // could take. Where the plain selection spans several children, it also
 // tries splitting the gang evenly over them (see selector.takeEven) and,
 // when dom's children hold hosts, with as large a smallest piece per child
-// as it can (see selector.takeSpread), and keeps either when it scores
-// strictly better.
+// as it can (see selector.takeSpread). When a tensor group holds several
+// ranks and may span the hosts of those children (topoInfo.spanLevel) and
+// the plain selection spans several of them, it tries the spread selection
+// once more counting and taking each child's free chips in whole tensor
+// groups across its hosts (see selector.span). It keeps any of these when
+// it scores strictly better.
 func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand) (*evalResult, bool) {
-	er, ok := p.evaluateOnce(sel, est, dom, lb, lambda, dem, nil)
+	er, ok := p.evaluateOnce(sel, est, dom, lb, lambda, dem)
 	sel.balanced = true
 	even, evenOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, er.chips)
 	sel.balanced = false
@@ -337,18 +341,45 @@ func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID,
 	if sel.spreadable(dom) {
 		sel.spread, sel.spreadAt = true, dom
 		spread, spreadOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, plain)
-		sel.spread = false
 		if spreadOK && (!ok || spread.score < er.score) {
 			er, ok = spread, true
 		}
+		if sel.r.unit > sel.r.k && sel.info.spanLevel == sel.t.LevelOf(dom)+1 && (plain == nil || spansSeveral(sel.t, plain, sel.info.spanLevel)) {
+			var prev []pool.ChipID
+			if spreadOK {
+				prev = spread.chips
+			}
+			sel.span = true
+			span, spanOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, plain, prev)
+			sel.span = false
+			if spanOK && (!ok || span.score < er.score) {
+				er, ok = span, true
+			}
+		}
+		sel.spread = false
 	}
 	return er, ok
 }
 
-// evaluateOnce is one selection and score for evaluate. In balanced mode
-// it gives up (ok false, nil result) unless the selection split some rest
-// evenly and took other chips than plain, the chips of the plain selection.
-func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand, plain []pool.ChipID) (*evalResult, bool) {
+// spansSeveral reports whether chips lie in more than one domain of level
+// lvl.
+func spansSeveral(t *pool.Topology, chips []pool.ChipID, lvl int) bool {
+	if len(chips) == 0 {
+		return false
+	}
+	for _, c := range chips[1:] {
+		if t.ChipAncestor(c, lvl) != t.ChipAncestor(chips[0], lvl) {
+			return true
+		}
+	}
+	return false
+}
+
+// evaluateOnce is one selection and score for evaluate. In balanced and
+// spread mode it gives up (ok false, nil result) unless the selection split
+// some rest and took other chips than each of prev, the chips of the
+// selections already scored.
+func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand, prev ...[]pool.ChipID) (*evalResult, bool) {
 	sel.reset()
 	r := sel.r
 	t := sel.t
@@ -358,8 +389,15 @@ func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.Domai
 	}
 	er := &evalResult{dom: dom, hosts: sel.hosts()}
 	chips := sel.chips()
-	if (sel.balanced || sel.spread) && (!sel.evened || sameChips(chips, plain)) {
-		return nil, false
+	if sel.balanced || sel.spread {
+		if !sel.evened {
+			return nil, false
+		}
+		for _, pc := range prev {
+			if sameChips(chips, pc) {
+				return nil, false
+			}
+		}
 	}
 	fab := sel.info.fab
 	c32 := make([]int32, len(chips))

@@ -12,7 +12,8 @@ import (
 )
 
 // randomPool builds one of three pool shapes with random sizes: plain racks
-// of nodes (several kinds, some power budgets and rank limits), 910-style
+// of nodes (several kinds, some power budgets and rank limits, some racks
+// as fast as their nodes), 910-style
 // nodes of two aligned rings with allowed counts, and A3-style nodes of
 // eight aligned two-die modules.
 func randomPool(t *testing.T, rng *rand.Rand) *pool.Topology {
@@ -31,7 +32,12 @@ func randomPool(t *testing.T, rng *rand.Rand) *pool.Topology {
 	kinds := []string{"910B", "H20", "H100"}
 	switch rng.IntN(3) {
 	case 0:
-		f.Levels = []pool.LevelSpec{lvl("cluster", false, 25, nil), lvl("rack", false, 50, nil), lvl("node", true, 400, nil)}
+		// Racks as fast as their nodes (one time in three) let tensor
+		// groups span the nodes of a rack (selector.span).
+		f.Levels = []pool.LevelSpec{lvl("cluster", false, 25, nil), lvl("rack", false, []float64{50, 50, 400}[rng.IntN(3)], nil), lvl("node", true, 400, nil)}
+		if f.Levels[1].BandwidthGBps == 400 {
+			f.Levels[1].Oversubscription = 1
+		}
 		per := []int{4, 8}[rng.IntN(2)]
 		var racks []pool.DomainSpec
 		for i := range 1 + rng.IntN(4) {

@@ -32,6 +32,12 @@ type selector struct {
 	// that either did.
 	balanced, spread, evened bool
 	spreadAt                 pool.DomainID // the candidate domain spread applies to
+	// span lets a unit larger than a rank span hosts inside a domain of
+	// topoInfo.spanLevel (a rack whose hosts talk as fast as chips inside
+	// one): such a domain gives its usable chips in whole units whatever
+	// host they are on (unitCap), and a take there completes its whole
+	// units per host with ranks from partly free hosts.
+	span bool
 }
 
 type kidFree struct {
@@ -149,7 +155,15 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 		got += s.take(c, want, unit)
 	}
 	s.kids = s.kids[:start]
+	if got < n && unit > s.r.k && s.spans(d) {
+		got += s.take(d, n-got, s.r.k)
+	}
 	return got
+}
+
+// spans reports whether a unit may span the hosts of d (see span).
+func (s *selector) spans(d pool.DomainID) bool {
+	return s.span && s.info.spanLevel >= 0 && s.t.LevelOf(d) == s.info.spanLevel && s.r.unit > s.r.k
 }
 
 // takeEven takes n chips as an equal share from each of the fewest
@@ -281,11 +295,11 @@ func (s *selector) spreadable(dom pool.DomainID) bool {
 }
 
 // unitCap is how many chips, in whole units, kf's child can give: its
-// hosts' usable chips in whole units when its children are hosts, else
-// the child's usable chips.
+// hosts' usable chips in whole units when its children are hosts (unless
+// units may span them), else the child's usable chips.
 func (s *selector) unitCap(kf kidFree, unit int) int {
 	kids := s.t.Children(kf.d)
-	if len(kids) == 0 || s.t.HostOf(kids[0]) != kids[0] {
+	if len(kids) == 0 || s.t.HostOf(kids[0]) != kids[0] || s.spans(kf.d) {
 		return kf.free
 	}
 	sum := 0
