@@ -186,7 +186,8 @@ func (c *cycle) try(j *Job) {
 		return
 	}
 	kinds := AcceptedKinds(c.t, j)
-	if s := c.static(j, kinds); s != nil {
+	kk := kindsKey(kinds)
+	if s := neverFits(c.t, j, kinds, kk); s != nil {
 		c.explainStatus(j.ID, s)
 		return
 	}
@@ -205,7 +206,7 @@ func (c *cycle) try(j *Job) {
 	if useFence {
 		st = c.fenced
 	}
-	key := failKey{kindsKey(kinds), j.RankMilli, j.Ranks, j.CPUMilli, j.MemoryMiB, useFence, false}
+	key := failKey{kk, j.RankMilli, j.Ranks, j.CPUMilli, j.MemoryMiB, useFence, false}
 	s, memo := c.failed[key]
 	var p *Placement
 	if !memo {
@@ -251,17 +252,18 @@ func (c *cycle) try(j *Job) {
 	c.blocked(j, kinds)
 }
 
-// static rejects jobs no state of the pool could ever hold.
-func (c *cycle) static(j *Job, kinds []pool.KindID) *Status { return neverFits(c.t, j, kinds) }
-
 // NeverFits reports why no state of pool t could ever hold job j — no
 // accepted chip kind, more chips than the pool has of the accepted kinds,
 // or a rank size the shape rules forbid on every host — or nil when some
 // state could. The scheduler leaves such a job unresolvable; the server
 // and `qun job validate --pool` reject it with the same reason.
-func NeverFits(t *pool.Topology, j *Job) *Status { return neverFits(t, j, AcceptedKinds(t, j)) }
+func NeverFits(t *pool.Topology, j *Job) *Status {
+	kinds := AcceptedKinds(t, j)
+	return neverFits(t, j, kinds, kindsKey(kinds))
+}
 
-func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID) *Status {
+// neverFits is NeverFits for j's accepted kinds, kk being kindsKey(kinds).
+func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID, kk string) *Status {
 	if len(kinds) == 0 && j.RankMilli > 0 {
 		var have []string
 		for _, k := range t.Kinds {
@@ -282,12 +284,12 @@ func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID) *Status {
 			Detail: fmt.Sprintf("needs %s chips; the pool has %s of accepted kinds", milliString(j.TotalMilli()), milliString(total))}
 	}
 	if n, whole := j.WholeChips(); whole {
-		if err := rankFits(t, n, kinds, fmt.Sprintf("%s/%d", kindsKey(kinds), n)); err != nil {
+		if err := rankFits(t, n, kinds, kk); err != nil {
 			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: ReasonShape, Detail: err.Error()}
 		}
 	}
 	if j.CPUMilli > 0 || j.MemoryMiB > 0 {
-		if reason, err := hostHolds(t, j, kinds); err != nil {
+		if reason, err := hostHolds(t, j, kinds, kk); err != nil {
 			return &Status{Code: Unresolvable, Plugin: PluginCycle, Reason: reason, Detail: err.Error()}
 		}
 	}
@@ -298,13 +300,13 @@ func neverFits(t *pool.Topology, j *Job, kinds []pool.KindID) *Status {
 // and memory of one of j's ranks and, when j takes chips, as many chips of
 // an accepted kind as a rank takes (one for a share). The reason is
 // ReasonHostCPU when no such host has the CPU, else ReasonHostMemory.
-// Answers are memoised like rankFits.
-func hostHolds(t *pool.Topology, j *Job, kinds []pool.KindID) (string, error) {
+// Answers are memoised like rankFits; kk is kindsKey(kinds).
+func hostHolds(t *pool.Topology, j *Job, kinds []pool.KindID, kk string) (string, error) {
 	chips := 0
 	if j.RankMilli > 0 {
 		chips = max(1, int(j.RankMilli/pool.Full))
 	}
-	k := rankFitsKey{t, fmt.Sprintf("host %s/%d/%d/%d", kindsKey(kinds), chips, j.CPUMilli, j.MemoryMiB)}
+	k := staticKey{t: t, kinds: kk, chips: chips, cpu: j.CPUMilli, mem: j.MemoryMiB, host: true}
 	if v, ok := rankFitsMemo.Load(k); ok {
 		a := v.(fitsAnswer)
 		return a.reason, a.err
@@ -351,13 +353,20 @@ func acceptString(j *Job) string {
 	return "accepts " + strings.Join(parts, " with ")
 }
 
-// rankFitsMemo remembers Topology.RankFits answers, which depend only on
-// the immutable topology; computing one builds an empty state of the pool.
-var rankFitsMemo sync.Map // rankFitsKey → error (nil stored as errNil)
+// rankFitsMemo remembers the static answers of rankFits and hostHolds,
+// which depend only on the immutable topology and the rank's needs;
+// computing a RankFits answer builds an empty state of the pool.
+var rankFitsMemo sync.Map // staticKey → fitsAnswer
 
-type rankFitsKey struct {
-	t   *pool.Topology
-	key string
+// staticKey identifies one static question: a rank of chips (of the kinds
+// kindsKey lists) under the shape rules, or with host set, also cpu and
+// mem on one host.
+type staticKey struct {
+	t        *pool.Topology
+	kinds    string
+	chips    int
+	cpu, mem int64
+	host     bool
 }
 
 type fitsAnswer struct {
@@ -365,8 +374,9 @@ type fitsAnswer struct {
 	err    error
 }
 
-func rankFits(t *pool.Topology, n int, kinds []pool.KindID, key string) error {
-	k := rankFitsKey{t, key}
+// rankFits is t.RankFits(n, kinds), memoised; kk is kindsKey(kinds).
+func rankFits(t *pool.Topology, n int, kinds []pool.KindID, kk string) error {
+	k := staticKey{t: t, kinds: kk, chips: n}
 	if v, ok := rankFitsMemo.Load(k); ok {
 		return v.(fitsAnswer).err
 	}
