@@ -19,7 +19,11 @@ func Profile(name string) (*sched.Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sched.BuildProfile(spec, plugins.Default(), nil)
+	p, err := sched.BuildProfile(spec, plugins.Default(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", name, err)
+	}
+	return p, nil
 }
 
 // Epoch is the virtual time of second 0 of a trace.

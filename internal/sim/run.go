@@ -47,11 +47,8 @@ func Run(c Config) (*Report, error) {
 	for _, p := range c.Policies {
 		// Build each profile once up front: a bad name or argument fails
 		// before any run starts.
-		if _, err := score.Spec(p); err != nil {
-			return nil, fmt.Errorf("%w: %v", trace.ErrInvalid, err)
-		}
 		if _, err := Profile(p); err != nil {
-			return nil, fmt.Errorf("%w: policy %s: %v", trace.ErrInvalid, p, err)
+			return nil, fmt.Errorf("%w: %v", trace.ErrInvalid, err)
 		}
 	}
 	if len(c.Seeds) == 0 {
