@@ -6,14 +6,22 @@
 //
 // # Stages
 //
-// A scheduling cycle runs typed stages, each a small interface that plugins
-// implement only where they need to:
+// A scheduling cycle orders the pending jobs and takes each through typed
+// stages, in this order (cycle.go, try), each a small interface that
+// plugins implement only where they need to:
 //
 //	QueueSort  → orders pending jobs (priority, fair share, submission time)
+//	NeverFits  → static feasibility: could any state of the pool hold the job (the driver)
 //	Admit      → may the job be considered now (quota, borrowing limits)
-//	HostFilter → can this host take one rank of the job
-//	HostScore  → how good is this host for one rank (higher is better)
-//	Place      → choose chips for the whole gang, all ranks or none
+//	Place      → choose chips for the whole gang, all ranks or none, asking
+//	  HostFilter → can this host take one rank of the job
+//	  HostScore  → how good is this host for one rank (higher is better)
+//	PostPlace  → may the job run on that placement (quota of the kind it landed on)
+//	start      → commit the placement to the cycle's state (the driver)
+//
+// A job that fits its quota but not the pool now is blocked: it waits for
+// evictions under way, preempts (the Preemption policy of the profile) or
+// gets a reservation (the Backfill policy), in that order (reserve.go).
 //
 // Outcomes are *Status values (nil is success) whose Code says what happens
 // next: try again later, never schedulable as specified, or an internal error.

@@ -47,6 +47,16 @@ type Place interface {
 	Place(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
 }
 
+// PostPlace checks a placement before its job starts, and may refuse it: a
+// job admitted because its queue may use one accepted kind may have been
+// placed on another (the quota plugin checks the kind it landed on). The
+// profile's PostPlace plugins run in order after Place, and on the
+// placement a preemption finds, with the victims' usage gone.
+type PostPlace interface {
+	Plugin
+	PostPlace(cs *CycleState, j *Job, p *Placement) *Status
+}
+
 // Feasibility is implemented by Place plugins that can tell whether a job
 // could be placed in st faster than by placing it well. The cycle driver's
 // simulations (preemption, reservations, backfill checks) use it when the
@@ -75,6 +85,22 @@ type CycleState struct {
 
 	kindsOf *Job
 	kinds   []pool.KindID
+	down    []bool // by DomainID, the hosts of Snapshot.NotReady; nil until asked
+}
+
+// HostReady reports whether host h has a ready agent (it is not in the
+// snapshot's NotReady list).
+func (cs *CycleState) HostReady(h pool.DomainID) bool {
+	if len(cs.Snapshot.NotReady) == 0 {
+		return true
+	}
+	if cs.down == nil {
+		cs.down = make([]bool, cs.Snapshot.Pool.Topology().NumDomains())
+		for _, d := range cs.Snapshot.NotReady {
+			cs.down[d] = true
+		}
+	}
+	return !cs.down[h]
 }
 
 // Kinds returns the pool kinds job j accepts (AcceptedKinds), remembering
@@ -140,9 +166,18 @@ func (r Registry) Names() []string {
 	return out
 }
 
-// Build instantiates a plugin, failing on unknown names.
+// retired names plugins that were removed, with what a profile naming one
+// should do instead; Build fails on them with that advice.
+var retired = map[string]string{
+	"sharefit": "the fits filter now checks that one chip holds a share; remove sharefit from the profile's filters",
+}
+
+// Build instantiates a plugin, failing on unknown and retired names.
 func (r Registry) Build(name string, args map[string]any) (Plugin, error) {
 	f, ok := r[name]
+	if why, gone := retired[name]; gone && !ok {
+		return nil, fmt.Errorf("plugin %q was removed: %s", name, why)
+	}
 	if !ok {
 		return nil, fmt.Errorf("unknown plugin %q (registered: %s)", name, strings.Join(r.Names(), ", "))
 	}

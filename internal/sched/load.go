@@ -15,6 +15,7 @@ queueSort: {name: priority-fairshare}
 admit: [{name: quota}]
 filters: [{name: fits}]
 place: {name: topology}
+postPlace: [{name: quota}]
 backfill: {mode: easy, reserveTop: 1, overrunGrace: 5m}
 preemption: {enabled: true, grace: 5m}
 fairShare: {halfLife: 168h}
@@ -22,12 +23,16 @@ fairShare: {halfLife: 168h}
 
 // ProfileSpec is a profile as written in a profile file (docs/scheduler.md).
 type ProfileSpec struct {
-	Name       string         `yaml:"name"`
-	QueueSort  PluginRef      `yaml:"queueSort"`
-	Admit      []PluginRef    `yaml:"admit"`
-	Filters    []PluginRef    `yaml:"filters"`
-	Scores     []PluginRef    `yaml:"scores"`
-	Place      PluginRef      `yaml:"place"`
+	Name      string      `yaml:"name"`
+	QueueSort PluginRef   `yaml:"queueSort"`
+	Admit     []PluginRef `yaml:"admit"`
+	Filters   []PluginRef `yaml:"filters"`
+	Scores    []PluginRef `yaml:"scores"`
+	Place     PluginRef   `yaml:"place"`
+	// PostPlace lists the post-placement checks. Omitted (nil), it is every
+	// Admit plugin that also implements PostPlace, so that a profile
+	// written before the stage had a name keeps its quota check; [] runs none.
+	PostPlace  []PluginRef    `yaml:"postPlace"`
 	Backfill   BackfillSpec   `yaml:"backfill"`
 	Preemption PreemptionSpec `yaml:"preemption"`
 	FairShare  FairShareSpec  `yaml:"fairShare"`
@@ -150,6 +155,23 @@ func BuildProfile(spec *ProfileSpec, reg Registry, pos *strictyaml.Positions) (*
 			p.Place = pc
 		} else {
 			stage("place", spec.Place.Name, "placement")
+		}
+	}
+	if spec.PostPlace == nil {
+		for _, a := range p.Admit {
+			if pp, ok := a.(PostPlace); ok {
+				p.PostPlace = append(p.PostPlace, pp)
+			}
+		}
+	}
+	for i, ref := range spec.PostPlace {
+		f := fmt.Sprintf("postPlace[%d]", i)
+		if pl := build(f, ref); pl != nil {
+			if pp, ok := pl.(PostPlace); ok {
+				p.PostPlace = append(p.PostPlace, pp)
+			} else {
+				stage(f, ref.Name, "post-placement")
+			}
 		}
 	}
 	b := spec.Backfill

@@ -2,35 +2,30 @@ package sched
 
 import (
 	"container/heap"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/qunhq/qun/internal/pool"
 )
 
-// AcceptedKinds returns the kinds of t that job j accepts, in pool order:
-// those it lists (all when it lists none) with at least MinHBMGiB of memory.
+// AcceptedKinds returns the kinds of t that job j accepts (Accepts), in
+// pool order.
 func AcceptedKinds(t *pool.Topology, j *Job) []pool.KindID {
 	out := make([]pool.KindID, 0, len(t.Kinds))
-	for i, k := range t.Kinds {
-		if len(j.Kinds) > 0 && !containsString(j.Kinds, k.Name) {
-			continue
+	for i := range t.Kinds {
+		if Accepts(t, j, pool.KindID(i)) {
+			out = append(out, pool.KindID(i))
 		}
-		if k.HBMGiB < j.MinHBMGiB {
-			continue
-		}
-		out = append(out, pool.KindID(i))
 	}
 	return out
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// Accepts reports whether job j may run on chips of kind k of t: a kind it
+// lists (any when it lists none) with at least MinHBMGiB of memory.
+func Accepts(t *pool.Topology, j *Job, k pool.KindID) bool {
+	kind := &t.Kinds[k]
+	return (len(j.Kinds) == 0 || slices.Contains(j.Kinds, kind.Name)) && kind.HBMGiB >= j.MinHBMGiB
 }
 
 // less is the QueueSort order with a deterministic fallback: the profile's

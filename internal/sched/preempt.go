@@ -2,9 +2,11 @@ package sched
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 )
 
@@ -31,8 +33,9 @@ type candidate struct {
 //     the victim's queue is still borrowing;
 //   - victims are taken lowest priority first, then fewest chips, then least
 //     work lost since the last checkpoint;
-//   - the eviction happens only if j then passes its quota check and the
-//     placement plugin places it on the state without the victims.
+//   - the eviction happens only if the placement plugin places j on the
+//     state without the victims and the profile's PostPlace plugins (the
+//     quota) accept that placement with the victims' usage gone.
 func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 	cands := c.candidates(j, kinds)
 	if len(cands) == 0 {
@@ -92,14 +95,11 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		}
 		_ = st.Release(chosen[i].r.p.Ranks...)
 	}
-	// The quota check, with the victims' usage gone.
+	// PostPlace (the quota check), with the victims' usage gone.
 	for _, cd := range chosen {
 		c.q.Charge(cd.r.j, cd.r.p, -1)
 	}
-	var qs *Status
-	if len(c.prof.Admit) > 0 && len(p.Kinds) > 0 {
-		qs = c.q.Check(j, p.Kinds[0])
-	}
+	qs := c.postPlace(j, p)
 	grace := c.prof.Preemption.Grace
 	if qs != nil || grace > 0 {
 		for _, cd := range chosen {
@@ -116,7 +116,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		c.victims[cd.r.j.ID] = true
 		c.plan.Evict = append(c.plan.Evict, Eviction{JobID: cd.r.j.ID, Preemptor: j.ID, Reason: cd.reason, Grace: grace})
 		c.explain(cd.r.j.ID, Record{Plugin: PluginPreemption, Reason: ReasonEvicted,
-			Detail: fmt.Sprintf("by %s (%s), %s chips, %ds since checkpoint", j.ID, cd.reason, milliString(cd.chips), cd.lost)})
+			Detail: fmt.Sprintf("by %s (%s), %s chips, %ds since checkpoint", j.ID, cd.reason, job.Milli(cd.chips), cd.lost)})
 	}
 	c.explain(j.ID, Record{Plugin: PluginPreemption, Reason: ReasonPreempting, Detail: strings.Join(names, ",")})
 	if grace > 0 {
@@ -144,12 +144,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 	if q, _ := c.prof.Place.Place(c.cs, j, c.st); q != nil {
 		p = q
 	}
-	end := c.now.Add(c.duration(j))
-	if c.duration(j) <= 0 {
-		end = never
-	}
-	c.start(j, p, end, false)
-	c.explain(j.ID, Record{Plugin: c.prof.Place.Name(), Reason: ReasonPlaced, Detail: c.describe(p)})
+	c.start(j, p, c.endOf(j), false)
 	return true
 }
 
@@ -162,7 +157,7 @@ func (c *cycle) candidates(j *Job, kinds []pool.KindID) []candidate {
 			continue
 		}
 		k, ok := placementKind(c.t, r.p)
-		if !ok || !containsKind(kinds, k) {
+		if !ok || !slices.Contains(kinds, k) {
 			continue
 		}
 		reason := ""
@@ -211,13 +206,4 @@ func placementKind(t *pool.Topology, p *Placement) (pool.KindID, bool) {
 		}
 	}
 	return 0, false
-}
-
-func containsKind(ks []pool.KindID, k pool.KindID) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }

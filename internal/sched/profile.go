@@ -2,8 +2,10 @@ package sched
 
 import "time"
 
-// Profile is a configured scheduler: which plugins run at each stage, with
-// which weights, and the policies of the cycle driver. Profiles are built
+// Profile is a configured scheduler: which plugins run at each stage (in
+// the order the cycle runs them: QueueSort, Admit, Place with its
+// Filters and Scores, PostPlace), with which weights, and the policies of
+// the cycle driver. Profiles are built
 // from a ProfileSpec by a Registry; an unknown plugin name fails at start-up.
 type Profile struct {
 	Name       string
@@ -12,6 +14,7 @@ type Profile struct {
 	Filters    []HostFilter
 	Scores     []WeightedScore
 	Place      Place
+	PostPlace  []PostPlace
 	Backfill   BackfillConfig
 	Preemption PreemptionConfig
 	FairShare  FairShareConfig

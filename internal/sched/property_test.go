@@ -9,6 +9,7 @@ import (
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/sched/plugins"
+	"github.com/qunhq/qun/internal/sched/schedtest"
 	"github.com/qunhq/qun/internal/state"
 )
 
@@ -82,9 +83,8 @@ func TestPropertyRandom(t *testing.T) {
 			for range rng.IntN(4) {
 				n++
 				chips := []int{1, 2, 4, 8}[rng.IntN(4)]
-				j := &sched.Job{ID: fmt.Sprintf("j%d", n), Queue: queues[rng.IntN(len(queues))].Name, Priority: rng.IntN(3),
-					Submitted: now, Ranks: 1 + rng.IntN(3), RankMilli: chips * pool.Full,
-					Duration: time.Duration(10+rng.IntN(110)) * time.Minute}
+				j := schedtest.Make(fmt.Sprintf("j%d", n)).Queue(queues[rng.IntN(len(queues))].Name).Priority(rng.IntN(3)).
+					Submitted(now).Ranks(1 + rng.IntN(3)).Chips(chips).Duration(time.Duration(10+rng.IntN(110)) * time.Minute).Obj()
 				if rng.IntN(8) == 0 {
 					j.Ranks, j.RankMilli = 1, 250*(1+rng.IntN(3))
 				}
@@ -138,8 +138,8 @@ func TestPropertyReclaim(t *testing.T) {
 		now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 		// b fills the pool with jobs of random sizes, borrowing a's share.
 		for i := 0; i < 40; i++ {
-			_ = store.Submit(&sched.Job{ID: fmt.Sprintf("b%d", i), Queue: "b", Priority: rng.IntN(3), Submitted: now,
-				Ranks: 1, RankMilli: (1 + rng.IntN(2)) * pool.Full, Duration: 10 * time.Hour})
+			_ = store.Submit(schedtest.Make(fmt.Sprintf("b%d", i)).Queue("b").Priority(rng.IntN(3)).Submitted(now).
+				Chips(1 + rng.IntN(2)).Duration(10 * time.Hour).Obj())
 		}
 		cycle := func() {
 			store.Tick(now)
@@ -152,7 +152,7 @@ func TestPropertyReclaim(t *testing.T) {
 		cycle()
 		want := 1 + rng.IntN(g)
 		for i := range want {
-			_ = store.Submit(&sched.Job{ID: fmt.Sprintf("a%d", i), Queue: "a", Submitted: now, Ranks: 1, RankMilli: pool.Full, Duration: time.Hour})
+			_ = store.Submit(schedtest.Make(fmt.Sprintf("a%d", i)).Queue("a").Submitted(now).Duration(time.Hour).Obj())
 		}
 		cycle()
 		now = now.Add(grace)
@@ -189,7 +189,7 @@ func TestPropertyNoStarvation(t *testing.T) {
 				d := time.Duration(10+rng.IntN(50)) * time.Minute
 				id := fmt.Sprintf("s%d", n)
 				actual[id] = d
-				_ = store.Submit(&sched.Job{ID: id, Queue: "small", Submitted: now, Ranks: 1, RankMilli: []int{1, 2, 4, 8}[rng.IntN(4)] * pool.Full, Duration: d})
+				_ = store.Submit(schedtest.Make(id).Queue("small").Submitted(now).Chips([]int{1, 2, 4, 8}[rng.IntN(4)]).Duration(d).Obj())
 			}
 		}
 		submitSmall()
@@ -198,7 +198,7 @@ func TestPropertyNoStarvation(t *testing.T) {
 		for step := 0; step < 60 && started.IsZero(); step++ {
 			if step == 2 {
 				bigAt = now
-				_ = store.Submit(&sched.Job{ID: "big", Queue: "big", Submitted: now, Ranks: 4, RankMilli: 8 * pool.Full, Duration: time.Hour})
+				_ = store.Submit(schedtest.Make("big").Queue("big").Submitted(now).Ranks(4).Chips(8).Duration(time.Hour).Obj())
 			}
 			submitSmall()
 			snap, _ := store.Snapshot(now)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 )
 
@@ -261,12 +262,6 @@ func (q *Quotas) CompareShares(a, b string) int {
 // Demand returns the quota key index and thousandths a job would use on kind k.
 func (q *Quotas) demand(j *Job, k pool.KindID) (int, int64) { return q.keyOf[k], j.TotalMilli() }
 
-// Quota check outcomes (constant reasons for explanations).
-const (
-	ReasonBorrowLimit = "borrow-limit"
-	ReasonNoLendable  = "no-lendable-capacity"
-)
-
 // Check reports whether job j may use kind k under the quotas as they stand:
 // nil, or a Status naming the queue and limit.
 func (q *Quotas) Check(j *Job, k pool.KindID) *Status {
@@ -280,15 +275,15 @@ func (q *Quotas) Check(j *Job, k pool.KindID) *Status {
 	}
 	for a := n; a != nil; a = a.parent {
 		if b := a.borrow[key]; b >= 0 && a.usage[key]+amt > a.guar[key]+b {
-			return &Status{Code: Unschedulable, Plugin: "quota", Reason: ReasonBorrowLimit,
+			return &Status{Code: Unschedulable, Plugin: PluginQuota, Reason: ReasonBorrowLimit,
 				Detail: fmt.Sprintf("queue %s would use %s of %s (guaranteed %s, may borrow %s)", a.name,
-					milliString(a.usage[key]+amt), q.keys[key], milliString(a.guar[key]), milliString(b))}
+					job.Milli(a.usage[key]+amt), q.keys[key], job.Milli(a.guar[key]), job.Milli(b))}
 		}
 	}
 	if ceiling, held := q.ceiling(key, n); held > 0 && n.usage[key]+amt > ceiling {
-		return &Status{Code: Unschedulable, Plugin: "quota", Reason: ReasonNoLendable,
+		return &Status{Code: Unschedulable, Plugin: PluginQuota, Reason: ReasonNoLendable,
 			Detail: fmt.Sprintf("queue %s would use %s of %s; other queues lend it at most %s (%s in the pool, %s of idle guarantees not lent)",
-				n.name, milliString(n.usage[key]+amt), q.keys[key], milliString(ceiling), milliString(q.capacity[key]), milliString(held))}
+				n.name, job.Milli(n.usage[key]+amt), q.keys[key], job.Milli(ceiling), job.Milli(q.capacity[key]), job.Milli(held))}
 	}
 	return nil
 }
@@ -346,13 +341,6 @@ func (q *Quotas) Usage(queue string, k pool.KindID) (used, guaranteed int64) {
 	n := q.node(queue)
 	key := q.keyOf[k]
 	return n.usage[key], n.guar[key]
-}
-
-func milliString(m int64) string {
-	if m%pool.Full == 0 {
-		return fmt.Sprintf("%d", m/pool.Full)
-	}
-	return fmt.Sprintf("%.3f", float64(m)/pool.Full)
 }
 
 // DecayUsage advances decayed historical usage from one time to another:

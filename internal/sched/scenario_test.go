@@ -15,6 +15,7 @@ import (
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/sched/plugins"
+	"github.com/qunhq/qun/internal/sched/schedtest"
 	"github.com/qunhq/qun/internal/state"
 )
 
@@ -138,6 +139,7 @@ type harness struct {
 	prof   *sched.Profile
 	runs   map[string]time.Duration // actual run time of jobs with runs=
 	seq    int
+	fatal  func(msg string) // instead of t.Fatal, for the harness's own test
 }
 
 func parseArgs(t *testing.T, line string) (string, map[string]string, []string) {
@@ -155,7 +157,12 @@ func parseArgs(t *testing.T, line string) (string, map[string]string, []string) 
 }
 
 func (h *harness) fail(b block, format string, args ...any) {
-	h.t.Fatalf("line %d: %s: %s", b.line, b.cmd, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf("line %d: %s: %s", b.line, b.cmd, fmt.Sprintf(format, args...))
+	if h.fatal != nil {
+		h.fatal(msg)
+		return
+	}
+	h.t.Fatal(msg)
 }
 
 func (h *harness) run(b block) []string {
@@ -191,7 +198,11 @@ func (h *harness) run(b block) []string {
 			q.Parent = q.Name[:i]
 		}
 		if w, ok := args["weight"]; ok {
-			q.Weight, _ = strconv.ParseFloat(w, 64)
+			f, err := strconv.ParseFloat(w, 64)
+			if err != nil {
+				h.fail(b, "weight=%q is not a number", w)
+			}
+			q.Weight = f
 		}
 		q.Guaranteed = h.quota(b, args["guaranteed"])
 		q.Borrowing = h.quota(b, args["borrow"])
@@ -277,39 +288,52 @@ func (h *harness) dur(b block, s string) time.Duration {
 
 func (h *harness) job(b block, args map[string]string) *sched.Job {
 	h.seq++
-	j := &sched.Job{ID: args["id"], Queue: "default", Ranks: 1, RankMilli: pool.Full, Submitted: h.now.Add(time.Duration(h.seq) * time.Nanosecond)}
-	for k, v := range args {
-		n, _ := strconv.Atoi(v)
+	w := schedtest.Make(args["id"]).Submitted(h.now.Add(time.Duration(h.seq) * time.Nanosecond))
+	num := func(k, v string) int {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			h.fail(b, "%s=%q is not a whole number", k, v)
+		}
+		return n
+	}
+	// Sorted, so that an error names the same argument every run.
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var cpu, mem int64
+	for _, k := range keys {
+		v := args[k]
 		switch k {
 		case "id":
 		case "queue":
-			j.Queue = v
+			w.Queue(v)
 		case "ranks":
-			j.Ranks = n
-		case "chips":
-			j.RankMilli = n * pool.Full
+			w.Ranks(num(k, v))
+		case "chips": // per rank; total chips = ranks × chips
+			w.Chips(num(k, v))
 		case "milli":
-			j.RankMilli = n
+			w.Milli(num(k, v))
 		case "prio":
-			j.Priority = n
+			w.Priority(num(k, v))
 		case "duration":
-			j.Duration = h.dur(b, v)
+			w.Duration(h.dur(b, v))
 		case "runs":
-			h.runs[j.ID] = h.dur(b, v)
+			h.runs[args["id"]] = h.dur(b, v)
 		case "kinds":
-			j.Kinds = strings.Split(v, ",")
+			w.Kinds(strings.Split(v, ",")...)
 		case "cpu":
-			j.CPUMilli = int64(n)
+			cpu = int64(num(k, v))
 		case "mem":
-			j.MemoryMiB = int64(n)
+			mem = int64(num(k, v))
 		case "ckpt":
-			j.CheckpointInterval = h.dur(b, v)
+			w.Checkpoint(h.dur(b, v))
 		default:
 			h.fail(b, "unknown submit argument %q", k)
 		}
 	}
-	// chips= is per rank; total chips = ranks × chips.
-	return j
+	return w.Resources(cpu, mem).Obj()
 }
 
 func (h *harness) schedule(b block) []string {
@@ -403,4 +427,30 @@ func chipsOf(j *sched.Job) string {
 		return strconv.FormatInt(m/pool.Full, 10)
 	}
 	return strconv.FormatFloat(float64(m)/pool.Full, 'f', 3, 64)
+}
+
+// TestScenarioBadNumbers: the harness stops at a malformed number instead
+// of reading it as 0.
+func TestScenarioBadNumbers(t *testing.T) {
+	for _, line := range []string{"submit id=a chips=8x", "submit id=a ranks=", "submit id=a cpu=1.5",
+		"submit id=a prio=high", "queue name=q weight=heavy", "submit id=a duration=1 hour"} {
+		h := &harness{t: t, now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), prof: plugins.DefaultProfile(), runs: map[string]time.Duration{}}
+		h.topo = loadTopo(t, "testdata/pools/flat16.yaml")
+		h.store = state.NewMemStore(h.topo, nil, 0)
+		var got string
+		h.fatal = func(msg string) { got = msg; panic(h) }
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != h {
+					panic(r)
+				}
+			}()
+			h.run(block{line: 1, cmd: line})
+		}()
+		if got == "" {
+			t.Errorf("%q: accepted", line)
+		} else if !strings.Contains(got, "line 1: "+line) {
+			t.Errorf("%q: error %q does not name the line", line, got)
+		}
+	}
 }

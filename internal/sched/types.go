@@ -75,6 +75,10 @@ type Snapshot struct {
 	// HostOrder, when set, is the order in which hosts are considered and so
 	// breaks score ties (the first host wins); nil means topology order.
 	HostOrder []pool.DomainID
+	// NotReady lists the hosts without a ready agent. The cycle takes all
+	// their free capacity first, so nothing is placed there, and tells a job
+	// that would fit with them that it waits for them (ReasonHostNotReady).
+	NotReady []pool.DomainID
 	// Workload, when set, is the distribution of job shapes the caller
 	// expects (learnt from history and the queue); fragmentation-aware
 	// scorers measure a host against it. Nil: they use the pending jobs.

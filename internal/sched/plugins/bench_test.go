@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/schedtest"
 	"github.com/qunhq/qun/internal/state"
 )
 
@@ -25,8 +25,7 @@ func benchTopo(b *testing.B, name string) *pool.Topology {
 }
 
 func benchJob(id string, ranks, chips int, now time.Time) *sched.Job {
-	return &sched.Job{ID: id, Queue: "default", Submitted: now, Ranks: ranks, RankMilli: chips * pool.Full,
-		Plan: job.Parallelism{Tensor: 1, Pipeline: 1, Data: ranks * chips, Expert: 1}, Duration: time.Hour}
+	return schedtest.Make(id).Submitted(now).Ranks(ranks).Chips(chips).Plan(1, 1, ranks*chips, 1).Duration(time.Hour).Obj()
 }
 
 // BenchmarkScheduleSingleChip places 1,000 one-chip jobs in one cycle on the

@@ -12,16 +12,16 @@ const FitsName = "fits"
 
 // Reasons the fits filter gives.
 const (
-	ReasonMaxRanks = "max-ranks"
-	ReasonCPU      = "cpu"
-	ReasonMemory   = "memory"
-	ReasonChips    = "chips"
+	ReasonMaxRanks           = "max-ranks"
+	ReasonInsufficientCPU    = "insufficient-cpu"
+	ReasonInsufficientMemory = "insufficient-memory"
+	ReasonInsufficientChips  = "insufficient-chips" // also the placers', for the same cause
 )
 
-// Fits passes a host with room for one more rank: below its rank limit,
-// with the rank's CPU and memory free, and with enough free chips (or a
-// large enough free share) of an accepted kind. Shape rules are checked
-// when chips are selected.
+// Fits passes a host with a ready agent and room for one more rank: below
+// its rank limit, with the rank's CPU and memory free, and with enough free
+// chips (or one chip with a large enough free share) of an accepted kind.
+// Shape rules are checked when chips are selected.
 type Fits struct{}
 
 var _ sched.HostFilter = Fits{}
@@ -37,23 +37,26 @@ func newFits(args map[string]any) (sched.Plugin, error) {
 func (Fits) Name() string { return FitsName }
 
 var (
+	stNotReady = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: sched.ReasonHostNotReady}
 	stMaxRanks = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonMaxRanks}
-	stCPU      = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonCPU}
-	stMemory   = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonMemory}
-	stChips    = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonChips}
+	stCPU      = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonInsufficientCPU}
+	stMemory   = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonInsufficientMemory}
+	stChips    = &sched.Status{Code: sched.Unschedulable, Plugin: FitsName, Reason: ReasonInsufficientChips}
 )
 
 // FilterHost implements sched.HostFilter. The statuses it returns are
 // shared and must not be modified.
 func (Fits) FilterHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) *sched.Status {
-	t := st.Topology()
-	if m := t.MaxRanks(h); m > 0 && st.Ranks(h) >= m {
-		return stMaxRanks
+	if !cs.HostReady(h) {
+		return stNotReady
 	}
-	if st.FreeCPU(h) < j.CPUMilli {
-		return stCPU
-	}
-	if st.FreeMemory(h) < j.MemoryMiB {
+	if n, why := st.RankRoom(h, j.CPUMilli, j.MemoryMiB); n <= 0 {
+		switch why {
+		case pool.LimitRanks:
+			return stMaxRanks
+		case pool.LimitCPU:
+			return stCPU
+		}
 		return stMemory
 	}
 	if j.RankMilli == 0 {

@@ -3,14 +3,18 @@ package plugins
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/schedtest"
 )
 
-// TestFitsShareNeedsOneChip checks that a fractional rank passes only a
-// host with one chip holding the whole share, not a host whose free shares
-// add up to it across chips.
-func TestFitsShareNeedsOneChip(t *testing.T) {
+// TestFits checks each reason of the fits filter on one host of the
+// SuperPoD example whose 8 chips have 300 thousandths free each: a share
+// passes only when one chip holds it whole, not when free shares add up to
+// it across chips (which is why the sharefit filter is gone).
+func TestFits(t *testing.T) {
 	topo, err := pool.LoadFile("../../../examples/pools/dgx-h100-superpod.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -25,14 +29,36 @@ func TestFitsShareNeedsOneChip(t *testing.T) {
 	if err := st.Allocate(c); err != nil {
 		t.Fatal(err)
 	}
-	prof := DefaultProfile()
-	j := &sched.Job{ID: "half", Ranks: 1, RankMilli: 500}
-	cs := sched.NewCycleState(&sched.Snapshot{Pool: st}, prof)
-	if s := (Fits{}).FilterHost(cs, j, st, h); s.IsSuccess() {
-		t.Errorf("a 500-thousandth share passed a host with 300 free on each chip (2,400 in total)")
+	other := topo.Hosts()[1]
+	cases := []struct {
+		name string
+		job  *schedtest.Wrapper
+		host pool.DomainID
+		down bool // the host has no ready agent
+		want string
+	}{
+		{"a 300 share", schedtest.Make("j").Milli(300), h, false, ""},
+		{"a 500 share (2,400 free across chips)", schedtest.Make("j").Milli(500), h, false, ReasonInsufficientChips},
+		{"one whole chip", schedtest.Make("j").Chips(1), h, false, ReasonInsufficientChips},
+		{"one whole chip on a free host", schedtest.Make("j").Chips(1), other, false, ""},
+		{"no ready agent", schedtest.Make("j").Chips(1), other, true, sched.ReasonHostNotReady},
+		{"cpu", schedtest.Make("j").Chips(1).Resources(topo.CPUMilli(other)+1, 0), other, false, ReasonInsufficientCPU},
+		{"memory", schedtest.Make("j").Chips(1).Resources(0, topo.MemoryMiB(other)+1), other, false, ReasonInsufficientMemory},
+		{"cpu only", schedtest.Make("j").Chips(0).Resources(1000, 1024), h, false, ""},
 	}
-	j.RankMilli = 300
-	if s := (Fits{}).FilterHost(cs, j, st, h); !s.IsSuccess() {
-		t.Errorf("a 300-thousandth share was refused: %v", s)
+	prof := DefaultProfile()
+	for _, tc := range cases {
+		snap := &sched.Snapshot{Pool: st}
+		if tc.down {
+			snap.NotReady = []pool.DomainID{tc.host}
+		}
+		cs := sched.NewCycleState(snap, prof)
+		got := ""
+		if s := (Fits{}).FilterHost(cs, tc.job.Obj(), st, tc.host); !s.IsSuccess() {
+			got = s.Reason
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: reason (-want +got):\n%s", tc.name, diff)
+		}
 	}
 }

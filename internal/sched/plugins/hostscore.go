@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
@@ -12,11 +13,15 @@ import (
 // HostScoreName is the placement plugin "hostscore".
 const HostScoreName = "hostscore"
 
-// Reasons of the placement plugins.
+// Reasons of the placement plugins (and ReasonInsufficientChips).
 const (
-	ReasonNoHost      = "no-host"
-	ReasonShortfall   = "domain-shortfall"
-	ReasonInsufficent = "insufficient-chips"
+	ReasonNoHost    = "no-host"
+	ReasonShortfall = "domain-shortfall"
+	ReasonAllocate  = "allocate" // a selected rank did not allocate: a bug
+
+	// Deprecated: misspelt; use ReasonInsufficientChips. Kept while
+	// firstfit.go still names it.
+	ReasonInsufficent = ReasonInsufficientChips
 )
 
 // HostScore places jobs rank by rank: for each rank it walks the hosts (in
@@ -113,7 +118,7 @@ func placeByHost(cs *sched.CycleState, j *sched.Job, st *pool.State, maxHosts in
 		out.Ranks = append(out.Ranks, cl)
 		if r < j.Ranks-1 {
 			if err := st.Allocate(cl); err != nil {
-				return nil, &sched.Status{Code: sched.Error, Plugin: name, Reason: "allocate", Detail: err.Error()}
+				return nil, &sched.Status{Code: sched.Error, Plugin: name, Reason: ReasonAllocate, Detail: err.Error()}
 			}
 			undo = append(undo, cl)
 		}
@@ -175,7 +180,7 @@ func need(t *pool.Topology, j *sched.Job, kinds []pool.KindID) string {
 		names[i] = t.Kinds[k].Name
 	}
 	return fmt.Sprintf("%s chips of %s, %d CPU thousandths, %d MiB per rank",
-		fmtMilli(int64(j.RankMilli)), strings.Join(names, "|"), j.CPUMilli, j.MemoryMiB)
+		job.Milli(j.RankMilli), strings.Join(names, "|"), j.CPUMilli, j.MemoryMiB)
 }
 
 // selectOn picks the chips of one rank on host h.
@@ -191,11 +196,7 @@ func selectOn(st *pool.State, j *sched.Job, kinds []pool.KindID, h pool.DomainID
 			if chips == nil {
 				continue
 			}
-			cl.Grants = make([]pool.Grant, len(chips))
-			for i, c := range chips {
-				cl.Grants[i] = pool.Grant{Chip: c, Milli: pool.Full}
-			}
-			return cl, k, true
+			return pool.WholeChipClaim(h, chips, j.CPUMilli, j.MemoryMiB), k, true
 		}
 		if c := st.SelectShare(h, k, j.RankMilli); c >= 0 {
 			cl.Grants = []pool.Grant{{Chip: c, Milli: int32(j.RankMilli)}}
@@ -258,11 +259,4 @@ func sortedKinds(st *pool.State, kinds []pool.KindID) []pool.KindID {
 	out := append([]pool.KindID(nil), kinds...)
 	sort.SliceStable(out, func(a, b int) bool { return st.FreeChipsOfKind(0, out[a]) > st.FreeChipsOfKind(0, out[b]) })
 	return out
-}
-
-func fmtMilli(m int64) string {
-	if m%pool.Full == 0 {
-		return fmt.Sprintf("%d", m/pool.Full)
-	}
-	return fmt.Sprintf("%.3f", float64(m)/pool.Full)
 }

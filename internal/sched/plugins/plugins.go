@@ -4,6 +4,8 @@
 package plugins
 
 import (
+	"slices"
+
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/sched/score"
@@ -30,4 +32,13 @@ func DefaultProfile() *sched.Profile {
 		panic("plugins: default profile: " + err.Error())
 	}
 	return p
+}
+
+// Reasons returns every reason constant this package's plugins give,
+// sorted; the cycle's own are sched.Reasons.
+func Reasons() []string {
+	out := []string{ReasonMaxRanks, ReasonInsufficientCPU, ReasonInsufficientMemory, ReasonInsufficientChips,
+		ReasonNoHost, ReasonShortfall, ReasonAllocate}
+	slices.Sort(out)
+	return out
 }

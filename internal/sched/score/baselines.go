@@ -42,7 +42,7 @@ func (Random) ChooseShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h 
 	lo, hi := t.ChipRange(h)
 	chosen, n := pool.ChipID(-1), 0
 	for c := lo; c < hi; c++ {
-		if st.ChipFree(c) >= j.RankMilli && accepts(t, j.Kinds, t.ChipKind(c)) {
+		if st.ChipFree(c) >= j.RankMilli && sched.Accepts(t, j, t.ChipKind(c)) {
 			n++
 			if cs == nil || cs.Rand == nil || cs.Rand.IntN(n) == 0 {
 				chosen = c
@@ -207,33 +207,4 @@ func (GpuClustering) ScoreHost(cs *sched.CycleState, j *sched.Job, st *pool.Stat
 		return float64(base + maxScore/4)
 	}
 	return float64(base)
-}
-
-// ShareFitName is the host filter "sharefit".
-const ShareFitName = "sharefit"
-
-// ShareFit passes a host for a share of a chip only if one chip of an
-// accepted kind has that share free: free thousandths spread over several
-// chips cannot hold it. (The "fits" filter looks at the host's total.)
-type ShareFit struct{}
-
-var _ sched.HostFilter = ShareFit{}
-
-var stShare = &sched.Status{Code: sched.Unschedulable, Plugin: ShareFitName, Reason: "no-chip-with-share"}
-
-// Name implements sched.Plugin.
-func (ShareFit) Name() string { return ShareFitName }
-
-// FilterHost implements sched.HostFilter. The status it returns is shared
-// and must not be modified.
-func (ShareFit) FilterHost(cs *sched.CycleState, j *sched.Job, st *pool.State, h pool.DomainID) *sched.Status {
-	if j.RankMilli <= 0 || j.RankMilli >= pool.Full {
-		return nil
-	}
-	for _, k := range cs.Kinds(j) {
-		if st.FreeMilliOfKind(h, k) >= int64(j.RankMilli) && st.SelectShare(h, k, j.RankMilli) >= 0 {
-			return nil
-		}
-	}
-	return stShare
 }

@@ -109,7 +109,7 @@ func (p *FGD) bestShare(m *FragModel, s shape, st *pool.State, h pool.DomainID, 
 	w := work[:len(free)]
 	for i, f := range free {
 		c := v.lo + pool.ChipID(i)
-		if int(f) < s.milli || !accepts(t, s.kinds, t.ChipKind(c)) {
+		if int(f) < s.milli || !sched.Accepts(t, s.job, t.ChipKind(c)) {
 			continue
 		}
 		copy(w, free)

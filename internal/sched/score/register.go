@@ -77,8 +77,8 @@ func parse(name string) (policy, map[string]any, error) {
 	return p, args, nil
 }
 
-// Spec returns the named placement profile: the "fits" and "sharefit" host
-// filters, the policy's scorer, and the "hostscore" placer scoring every
+// Spec returns the named placement profile: the "fits" host filter, the
+// policy's scorer, and the "hostscore" placer scoring every
 // host (the FGD artifact scores all nodes). Backfill is off: these profiles
 // decide where a job goes, not when. A name may carry scorer arguments
 // after colons, "qun:patience=0.95:order=0" (see Register). Build it with a
@@ -91,7 +91,7 @@ func Spec(name string) (*sched.ProfileSpec, error) {
 	}
 	return &sched.ProfileSpec{
 		Name:     name,
-		Filters:  []sched.PluginRef{{Name: "fits"}, {Name: ShareFitName}},
+		Filters:  []sched.PluginRef{{Name: "fits"}},
 		Scores:   []sched.PluginRef{{Name: p.scorer, Weight: 1, Args: args}},
 		Place:    sched.PluginRef{Name: "hostscore", Args: map[string]any{"maxHosts": 0}},
 		Backfill: sched.BackfillSpec{Mode: "off"},
@@ -132,7 +132,6 @@ func Register(r sched.Registry) {
 			return build(q), err
 		})
 	}
-	none(ShareFitName, ShareFit{})
 	none(RandomName, Random{})
 	quantized(DotProductName, func(q bool) sched.Plugin { return DotProduct{quantize: q} })
 	none(GpuClusteringName, GpuClustering{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/schedtest"
 )
 
 // refFrag is the fragmentation measure written plainly, shape by shape, as
@@ -132,7 +133,7 @@ func TestFGDPicksLeastFragmentingChip(t *testing.T) {
 	cs := sched.NewCycleState(&sched.Snapshot{Pool: st, Workload: w}, &sched.Profile{})
 	f := NewFGD(false, false)
 	// A 150 share fills the 190 chip's gap: that chip loses its fragment.
-	j := &sched.Job{ID: "s", Ranks: 1, RankMilli: 150, CPUMilli: 1000}
+	j := schedtest.Make("s").Milli(150).Resources(1000, 0).Obj()
 	if c := f.ChooseShare(cs, j, st, a); c != lo {
 		t.Errorf("150 share went to chip %d, want %d (the 190 gap)", c-lo, 0)
 	}
@@ -146,25 +147,6 @@ func TestFGDPicksLeastFragmentingChip(t *testing.T) {
 	}
 }
 
-func TestShareFit(t *testing.T) {
-	top := testTopology(t)
-	st := pool.NewState(top)
-	b, _ := top.HostByName("b")
-	lo, _ := top.ChipRange(b)
-	// 400 + 400 free: 800 in total, but no chip holds 810.
-	if err := st.Allocate(pool.Claim{Host: b, Grants: []pool.Grant{{Chip: lo, Milli: 600}, {Chip: lo + 1, Milli: 600}}}); err != nil {
-		t.Fatal(err)
-	}
-	cs := sched.NewCycleState(&sched.Snapshot{Pool: st}, &sched.Profile{})
-	cases := map[int]bool{400: true, 450: false, 1000: true, 0: true}
-	for milli, pass := range cases {
-		j := &sched.Job{ID: "j", Ranks: 1, RankMilli: milli}
-		if got := (ShareFit{}).FilterHost(cs, j, st, b).IsSuccess(); got != pass {
-			t.Errorf("share %d: passes = %v, want %v", milli, got, pass)
-		}
-	}
-}
-
 func TestHistory(t *testing.T) {
 	h := NewHistory()
 	if h.Workload() != nil {
@@ -175,13 +157,13 @@ func TestHistory(t *testing.T) {
 		if i%3 == 0 {
 			m = 500
 		}
-		h.Observe(&sched.Job{ID: "j", Ranks: 1, RankMilli: m, CPUMilli: 4000, MemoryMiB: 1024})
+		h.Observe(schedtest.Make("j").Milli(m).Resources(4000, 1024).Obj())
 	}
 	w := h.Workload()
 	if len(w.Shapes) != 2 || w.Shapes[0].Milli != 1000 || math.Abs(w.Shapes[0].Weight-2.0/3) > 1e-9 {
 		t.Fatalf("workload %+v, want 1000 (2/3) then 500 (1/3)", w.Shapes)
 	}
-	h.Observe(&sched.Job{ID: "k", Ranks: 1, RankMilli: 250, CPUMilli: 1})
+	h.Observe(schedtest.Make("k").Milli(250).Resources(1, 0).Obj())
 	if h.Workload() != w {
 		t.Error("one more job rebuilt the workload; it should be kept until the history grows")
 	}

@@ -1,8 +1,6 @@
 package score
 
 import (
-	"slices"
-
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
@@ -51,7 +49,7 @@ type shape struct {
 	milli int   // thousandths of each chip
 	cpu   int64 // CPU thousandths
 	mem   int64
-	kinds []string
+	job   *sched.Job // for the kinds it accepts (sched.Accepts)
 }
 
 func (s shape) share() bool { return s.chips == 1 && s.milli < pool.Full }
@@ -59,7 +57,7 @@ func (s shape) share() bool { return s.chips == 1 && s.milli < pool.Full }
 func (s shape) total() int64 { return int64(s.chips) * int64(s.milli) }
 
 func jobShape(j *sched.Job) shape {
-	s := shape{cpu: j.CPUMilli, mem: j.MemoryMiB, kinds: j.Kinds}
+	s := shape{cpu: j.CPUMilli, mem: j.MemoryMiB, job: j}
 	switch {
 	case j.RankMilli <= 0:
 	case j.RankMilli < pool.Full:
@@ -68,14 +66,6 @@ func jobShape(j *sched.Job) shape {
 		s.chips, s.milli = (j.RankMilli+pool.Full-1)/pool.Full, pool.Full
 	}
 	return s
-}
-
-// accepts reports whether a job accepting kinds may use chips of kind k.
-func accepts(t *pool.Topology, kinds []string, k pool.KindID) bool {
-	if len(kinds) == 0 {
-		return true
-	}
-	return slices.Contains(kinds, t.Kinds[k].Name)
 }
 
 // freeList fills buf with the free thousandths of the host's chips in index
