@@ -252,22 +252,24 @@ func (c *cycle) start(j *Job, p *Placement, end time.Time, fencedFit bool) {
 	c.explainPlaced(j, p)
 }
 
-// explainPlaced records where j starts. A Place plugin may have recorded
-// its own ReasonPlaced record (how it chose); the summary of the placement
-// joins that record's detail, so a start has one placed record.
+// explainPlaced records where j starts, as the job's last record. A Place
+// plugin may have recorded its own ReasonPlaced record (how it chose); the
+// summary of the placement joins that record, so a start has one placed
+// record.
 func (c *cycle) explainPlaced(j *Job, p *Placement) {
-	name, what := c.prof.Place.Name(), c.describe(p)
+	r := Record{Plugin: c.prof.Place.Name(), Reason: ReasonPlaced, Detail: c.describe(p)}
 	rs := c.cs.ex[j.ID]
-	for i, r := range rs {
-		if r.Plugin == name && r.Reason == ReasonPlaced {
-			if r.Detail != "" {
-				what = r.Detail + "; " + what
+	for i, old := range rs {
+		if old.Plugin == r.Plugin && old.Reason == ReasonPlaced {
+			if old.Detail != "" {
+				r.Detail = old.Detail + "; " + r.Detail
 			}
-			rs[i].Detail = what
-			return
+			r.Score = old.Score
+			c.cs.ex[j.ID] = append(rs[:i], rs[i+1:]...)
+			break
 		}
 	}
-	c.explain(j.ID, Record{Plugin: name, Reason: ReasonPlaced, Detail: what})
+	c.explain(j.ID, r)
 }
 
 // endOf is when j would end if it started now (never without a duration).
@@ -349,7 +351,9 @@ func (c *cycle) explainNotReady(j *Job, kk string) {
 	hosts, ok := c.downFit[key]
 	if !ok {
 		_ = c.st.Release(c.down...)
+		c.cs.upAll = true
 		p, _ := c.trial(j, c.st)
+		c.cs.upAll = false
 		if err := c.st.Allocate(c.down...); err != nil {
 			panic("sched: re-fencing hosts without a ready agent: " + err.Error()) // it was just released
 		}

@@ -86,12 +86,15 @@ type CycleState struct {
 	kindsOf *Job
 	kinds   []pool.KindID
 	down    []bool // by DomainID, the hosts of Snapshot.NotReady; nil until asked
+	// upAll makes every host ready while the driver asks whether a job
+	// would fit with the hosts that are not.
+	upAll bool
 }
 
 // HostReady reports whether host h has a ready agent (it is not in the
 // snapshot's NotReady list).
 func (cs *CycleState) HostReady(h pool.DomainID) bool {
-	if len(cs.Snapshot.NotReady) == 0 {
+	if cs.upAll || len(cs.Snapshot.NotReady) == 0 {
 		return true
 	}
 	if cs.down == nil {

@@ -73,12 +73,12 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 			ready[n.host] = true
 		}
 	}
+	snap := &sched.Snapshot{Pool: st, Queues: s.cfg.Queues}
 	for _, h := range t.Hosts() {
 		if !ready[h] {
-			fenceHost(st, h)
+			snap.NotReady = append(snap.NotReady, h) // the cycle fences them and says so
 		}
 	}
-	snap := &sched.Snapshot{Pool: st, Queues: s.cfg.Queues}
 	for _, j := range s.active {
 		if j.State == api.JobPending {
 			snap.Pending = append(snap.Pending, j.sj)
@@ -112,23 +112,6 @@ func cmpID(a, b string) int {
 		return len(a) - len(b)
 	}
 	return strings.Compare(a, b)
-}
-
-// fenceHost takes every free chip, CPU and byte of memory of a host that
-// has no ready agent, so the scheduler places nothing there.
-func fenceHost(st *pool.State, h pool.DomainID) {
-	t := st.Topology()
-	c := pool.Claim{Host: h, CPUMilli: st.FreeCPU(h), MemoryMiB: st.FreeMemory(h)}
-	lo, hi := t.ChipRange(h)
-	for chip := lo; chip < hi; chip++ {
-		if f := st.ChipFree(chip); f > 0 {
-			c.Grants = append(c.Grants, pool.Grant{Chip: chip, Milli: int32(f)})
-		}
-	}
-	if st.Allocate(c) != nil {
-		// The host is at its rank limit: nothing more can land there anyway.
-		return
-	}
 }
 
 // kindsOf lists the distinct chip kinds of claims in first-seen order.
