@@ -21,6 +21,18 @@ import (
 
 var registeredRE = regexp.MustCompile(`\(registered: [^)]*\)`)
 
+// registered holds every reason sched and its plugins register.
+var registered = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range append(sched.Reasons(), plugins.Reasons()...) {
+		m[r] = true
+	}
+	return m
+}()
+
+// topologyName is the default Place plugin's name.
+var topologyName = plugins.DefaultProfile().Place.Name()
+
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of scenario files")
 
 // TestScenarios runs testdata/scenarios/*.txt. Each file is a list of
@@ -342,6 +354,15 @@ func (h *harness) schedule(b block) []string {
 		h.fail(b, "%v", err)
 	}
 	plan, ex := sched.Schedule(snap, h.now, nil, h.prof)
+	for id, rs := range ex {
+		for _, r := range rs {
+			// The topology placer's own reasons are internal/place's, which
+			// checks them itself.
+			if !registered[r.Reason] && r.Plugin != topologyName {
+				h.t.Errorf("line %d: %s: %s/%s is not a registered reason", b.line, id, r.Plugin, r.Reason)
+			}
+		}
+	}
 	var out []string
 	for _, a := range plan.Start {
 		out = append(out, fmt.Sprintf("start %s: %s", a.JobID, records(ex[a.JobID], sched.ReasonPlaced)))

@@ -75,7 +75,7 @@ func (p *FGD) eval(m *FragModel, j *sched.Job, st *pool.State, h pool.DomainID) 
 	free := freeList(st, &v, buf[:0])
 	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
 	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
-	w := work[:len(free)]
+	w := scratch(&work, len(free))
 	copy(w, free)
 	for n := s.chips; n > 0; n-- {
 		// Take the least free chip that holds the share (whole chips: a
@@ -106,7 +106,7 @@ func (p *FGD) bestShare(m *FragModel, s shape, st *pool.State, h pool.DomainID, 
 	before := m.Frag(t, v.kind, free, v.cpu, v.mem)
 	cpu, mem := v.cpu-s.cpu, v.mem-s.mem
 	best, chip := -1.0, pool.ChipID(-1)
-	w := work[:len(free)]
+	w := scratch(&work, len(free))
 	for i, f := range free {
 		c := v.lo + pool.ChipID(i)
 		if int(f) < s.milli || !sched.Accepts(t, s.job, t.ChipKind(c)) {

@@ -217,8 +217,7 @@ func (m *FragModel) frag(t *pool.Topology, k pool.KindID, free []int32, cpu, mem
 
 // models caches one FragModel per workload value.
 type models struct {
-	mu sync.Mutex
-	m  map[modelKey]*FragModel
+	c perWorkload[modelKey, *FragModel]
 }
 
 type modelKey struct {
@@ -227,16 +226,5 @@ type modelKey struct {
 }
 
 func (ms *models) get(w *sched.Workload, withMem bool) *FragModel {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	k := modelKey{w, withMem}
-	if m, ok := ms.m[k]; ok {
-		return m
-	}
-	if ms.m == nil || len(ms.m) >= 4 {
-		ms.m = map[modelKey]*FragModel{}
-	}
-	m := NewFragModel(w, withMem)
-	ms.m[k] = m
-	return m
+	return ms.c.get(modelKey{w, withMem}, func() *FragModel { return NewFragModel(w, withMem) })
 }

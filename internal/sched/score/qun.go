@@ -47,9 +47,8 @@ type Qun struct {
 	fgd *FGD
 	pos hostPositions
 
-	mu    sync.Mutex
-	ratio map[*sched.Workload][2]float64
-	waste map[*sched.Workload][]float64
+	ratio perWorkload[*sched.Workload, [2]float64]
+	waste perWorkload[*sched.Workload, []float64]
 }
 
 // NewQun returns Qun's scorer with the default options.
@@ -114,11 +113,10 @@ func (q *Qun) evalShare(cs *sched.CycleState, j *sched.Job, st *pool.State, h po
 // with p_s the probability of a share of s among the shares and F(L) that
 // of a share of at most L. With c = 0 it is L·(1−F(L)) + Σ p_s·W(L−s).
 func (q *Qun) wasteTable(w *sched.Workload) []float64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if t, ok := q.waste[w]; ok {
-		return t
-	}
+	return q.waste.get(w, func() []float64 { return q.buildWaste(w) })
+}
+
+func (q *Qun) buildWaste(w *sched.Workload) []float64 {
 	p := map[int]float64{}
 	var tot float64
 	for _, s := range w.Shapes {
@@ -147,10 +145,6 @@ func (q *Qun) wasteTable(w *sched.Workload) []float64 {
 			t[l] = (float64(l)*miss*(1-q.o.Patience) + e) / (1 - miss*q.o.Patience)
 		}
 	}
-	if q.waste == nil || len(q.waste) > 4 {
-		q.waste = map[*sched.Workload][]float64{}
-	}
-	q.waste[w] = t
 	return t
 }
 
@@ -170,11 +164,10 @@ func stranded(free, cpu, mem float64, r [2]float64) float64 {
 // ratios returns the workload's CPU and memory per chip thousandth, over the
 // shapes that take chips.
 func (q *Qun) ratios(w *sched.Workload) [2]float64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if r, ok := q.ratio[w]; ok {
-		return r
-	}
+	return q.ratio.get(w, func() [2]float64 { return workloadRatios(w) })
+}
+
+func workloadRatios(w *sched.Workload) [2]float64 {
 	var cpu, mem, gpu float64
 	for _, s := range w.Shapes {
 		if s.Chips > 0 {
@@ -187,10 +180,6 @@ func (q *Qun) ratios(w *sched.Workload) [2]float64 {
 	if gpu > 0 {
 		r = [2]float64{cpu / gpu, mem / gpu}
 	}
-	if q.ratio == nil || len(q.ratio) > 4 {
-		q.ratio = map[*sched.Workload][2]float64{}
-	}
-	q.ratio[w] = r
 	return r
 }
 

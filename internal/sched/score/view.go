@@ -78,6 +78,15 @@ func freeList(st *pool.State, v *host, buf []int32) []int32 {
 	return buf
 }
 
+// scratch returns n values of buf, or a new slice when a host has more
+// chips than buf holds (pool files allow up to 1,024 a host).
+func scratch(buf *[64]int32, n int) []int32 {
+	if n <= len(buf) {
+		return buf[:n]
+	}
+	return make([]int32, n)
+}
+
 // bestFitShare returns the chip with the least free share that still holds
 // milli, first in index order on ties, or -1.
 func bestFitShare(free []int32, milli int32) int {

@@ -52,3 +52,24 @@ func TestWasteTable(t *testing.T) {
 		})
 	}
 }
+
+// TestTablesBounded: as a History hands out new workloads, Qun and FGD keep
+// tables for the last few only.
+func TestTablesBounded(t *testing.T) {
+	q := NewQun()
+	for i := range 50 {
+		w := &sched.Workload{Shapes: []sched.WorkloadShape{{Chips: 1, Milli: 100 + i, Weight: 1}}}
+		q.wasteTable(w)
+		q.ratios(w)
+		q.fgd.models.get(w, true)
+		if n := max(q.waste.len(), q.ratio.len(), q.fgd.models.c.len()); n > maxWorkloads {
+			t.Fatalf("after %d workloads a table holds %d, want at most %d", i+1, n, maxWorkloads)
+		}
+	}
+	// The newest stays cached: asking again builds nothing new.
+	w := &sched.Workload{Shapes: []sched.WorkloadShape{{Chips: 1, Milli: 500, Weight: 1}}}
+	a := q.wasteTable(w)
+	if b := q.wasteTable(w); &a[0] != &b[0] {
+		t.Error("the waste table of the newest workload was rebuilt")
+	}
+}
