@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qunhq/qun/internal/comm"
+	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
@@ -216,12 +217,7 @@ func hostRuns(topo *pool.Topology, chips []pool.ChipID, limit int) [][3]string {
 	return out
 }
 
-func milliString(m int) string {
-	if m%pool.Full == 0 {
-		return fmt.Sprint(m / pool.Full)
-	}
-	return fmt.Sprintf("%g", float64(m)/pool.Full)
-}
+func milliString(m int) string { return job.Milli(m).String() }
 
 func bytesString(b float64) string {
 	switch {

@@ -2,7 +2,9 @@ package sched
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -67,7 +69,7 @@ func NewQuotas(snap *Snapshot, halfLife time.Duration) *Quotas {
 			}
 		}
 	}
-	for _, k := range sortedSet(named) {
+	for _, k := range slices.Sorted(maps.Keys(named)) {
 		q.keyIdx[k] = len(q.keys)
 		q.keys = append(q.keys, k)
 	}
@@ -140,15 +142,6 @@ func NewQuotas(snap *Snapshot, halfLife time.Duration) *Quotas {
 		q.refresh(n)
 	}
 	return q
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (q *Quotas) add(qu *Queue) {
