@@ -7,17 +7,16 @@ import (
 	"slices"
 
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // decideShared places ranks that hold a share of one chip (milli > 0) or
 // no chip at all (CPU-only ranks, opts nil). Shared chips are not modelled
 // by the communication estimator; the placement packs ranks into the
 // smallest domain that holds them, filling partly used chips first.
-func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sched.Job, opts []option) *Decision {
+func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *Request, opts []option) *Decision {
 	t := st.Topology()
 	if j.Ranks <= 0 {
-		return fail(d, sched.Unresolvable, ReasonBadShape, "a job needs at least one rank, got %d", j.Ranks)
+		return fail(d, Unresolvable, ReasonBadRankSize, "a job needs at least one rank, got %d", j.Ranks)
 	}
 	if j.RankMilli == 0 {
 		opts = []option{{name: "cpu"}}
@@ -43,7 +42,7 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sc
 			d.Kind, d.Family = o.name, o.family
 			d.Domain, d.Level = t.Path(dom), t.Levels[t.LevelOf(dom)].Name
 			d.Ratio, d.Score = 1, 1
-			pl := &sched.Placement{Ranks: cloneClaims(sh.claims)}
+			pl := &pool.Placement{Ranks: cloneClaims(sh.claims)}
 			pl.Kinds = append(pl.Kinds, o.kinds...)
 			for _, cl := range pl.Ranks {
 				for _, g := range cl.Grants {
@@ -69,7 +68,7 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sc
 	if j.RankMilli == 0 {
 		reason = ReasonShapeOrHost
 	}
-	return fail(d, sched.Unschedulable, reason, "%s", firstDetail)
+	return fail(d, Unschedulable, reason, "%s", firstDetail)
 }
 
 // sharer takes ranks of a shared chip (or of CPU alone) below a domain.
@@ -77,7 +76,7 @@ type sharer struct {
 	st     *pool.State
 	t      *pool.Topology
 	o      *option
-	j      *sched.Job
+	j      *Request
 	taken  map[pool.ChipID]int // thousandths taken in this selection
 	claims []pool.Claim
 }
