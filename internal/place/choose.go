@@ -101,7 +101,7 @@ func (p *Placer) choose(d *Decision, st *pool.State, j *Request, r *gang, env En
 		}
 		if len(results) == 1 {
 			// One kind: no faster kind to wait for, only chips to free.
-			return fail(d, Unschedulable, chosen.reason, "%s; enough expected free in %s", chosen.detail, dur(ck.WaitSeconds))
+			return fail(d, Unschedulable, chosen.reason, "%s (%d free in all); enough expected free in %s", chosen.detail, ck.FreeChips, dur(ck.WaitSeconds))
 		}
 		return fail(d, Unschedulable, ReasonWaitFaster, "%s finishes first: in %s after an expected wait of %s (%d chips free now, %d needed); %s",
 			ck.Kind, dur(ck.FinishSeconds), dur(ck.WaitSeconds), ck.FreeChips, r.n, otherKinds(d.Kinds, bestIdx))
