@@ -24,7 +24,7 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *Re
 	var firstDetail string
 	for i := range opts {
 		o := &opts[i]
-		sh := &sharer{st: st, t: t, o: o, j: j, taken: map[pool.ChipID]int{}}
+		sh := &sharer{st: st, t: t, o: o, j: j, taken: map[pool.ChipID]int{}, takenIn: map[pool.DomainID]int{}}
 		s := newSearch(t, j.Ranks, sh.usable)
 		s.run()
 		d.Visited += s.visits
@@ -78,15 +78,20 @@ type sharer struct {
 	o      *option
 	j      *Request
 	taken  map[pool.ChipID]int // thousandths taken in this selection
-	claims []pool.Claim
+	// takenIn counts the ranks this selection put below each domain, so
+	// that usable (power budgets, CPU, memory) leaves them out.
+	takenIn map[pool.DomainID]int
+	claims  []pool.Claim
 }
 
 func (s *sharer) reset() {
 	clear(s.taken)
+	clear(s.takenIn)
 	s.claims = s.claims[:0]
 }
 
-// usable is an upper bound on the ranks that fit below d.
+// usable is an upper bound on the ranks that fit below d, less those the
+// selection already put there.
 func (s *sharer) usable(d pool.DomainID) int {
 	j, st := s.j, s.st
 	r := math.MaxInt32
@@ -102,12 +107,18 @@ func (s *sharer) usable(d pool.DomainID) int {
 	if j.MemoryMiB > 0 {
 		r = min(r, int(st.FreeMemory(d)/j.MemoryMiB))
 	}
-	return r
+	return max(r-s.takenIn[d], 0)
 }
 
+// take takes up to n ranks below d, within every domain's usable ranks,
+// and returns how many it took.
 func (s *sharer) take(d pool.DomainID, n int) int {
 	if s.t.HostOf(d) == d {
-		return s.takeHost(d, n)
+		got := s.takeHost(d, min(n, s.usable(d)))
+		for a := d; a != pool.NoDomain && got > 0; a = s.t.Parent(a) {
+			s.takenIn[a] += got
+		}
+		return got
 	}
 	var kids []kidFree
 	for _, c := range s.t.Children(d) {
@@ -127,7 +138,7 @@ func (s *sharer) take(d pool.DomainID, n int) int {
 		if got >= n {
 			break
 		}
-		got += s.take(k.d, n-got)
+		got += s.take(k.d, min(n-got, s.usable(k.d)))
 	}
 	return got
 }

@@ -160,7 +160,7 @@ func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.K
 			}
 			return pool.Claim{}, 0, fmt.Sprintf("%d hosts with room rejected: %s", checked, tl)
 		}
-		if cl, k, ok := selectOn(st, j, kinds, best); ok {
+		if cl, k, ok := selectOn(st, j, kinds, best); ok && (!st.Topology().HasPowerBudgets() || st.CanAllocate(cl) == nil) { // power budgets above the host
 			return cl, k, ""
 		}
 		excluded[best] = true
