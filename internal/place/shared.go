@@ -73,11 +73,11 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *Re
 
 // sharer takes ranks of a shared chip (or of CPU alone) below a domain.
 type sharer struct {
-	st     *pool.State
-	t      *pool.Topology
-	o      *option
-	j      *Request
-	taken  map[pool.ChipID]int // thousandths taken in this selection
+	st    *pool.State
+	t     *pool.Topology
+	o     *option
+	j     *Request
+	taken map[pool.ChipID]int // thousandths taken in this selection
 	// takenIn counts the ranks this selection put below each domain, so
 	// that usable (power budgets, CPU, memory) leaves them out.
 	takenIn map[pool.DomainID]int
