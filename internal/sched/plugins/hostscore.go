@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/qunhq/qun/internal/pool"
@@ -251,13 +250,6 @@ func walkRoom(st *pool.State, d pool.DomainID, j *sched.Job, kinds []pool.KindID
 		}
 	}
 	return true
-}
-
-// sortedKinds returns kinds by most free chips first (ties in pool order).
-func sortedKinds(st *pool.State, kinds []pool.KindID) []pool.KindID {
-	out := append([]pool.KindID(nil), kinds...)
-	sort.SliceStable(out, func(a, b int) bool { return st.FreeChipsOfKind(0, out[a]) > st.FreeChipsOfKind(0, out[b]) })
-	return out
 }
 
 func fmtMilli(m int64) string {
