@@ -159,7 +159,7 @@ func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.K
 			}
 			return pool.Claim{}, 0, fmt.Sprintf("%d hosts with room rejected: %s", checked, tl)
 		}
-		if cl, k, ok := selectOn(st, j, kinds, best); ok && (!st.Topology().HasPowerBudgets() || st.CanAllocate(cl) == nil) { // power budgets above the host
+		if cl, k, ok := selectOn(st, j, kinds, best); ok && powerFits(st, cl) {
 			return cl, k, ""
 		}
 		excluded[best] = true
@@ -247,6 +247,33 @@ func walkRoom(st *pool.State, d pool.DomainID, j *sched.Job, kinds []pool.KindID
 	for _, c := range t.Children(d) {
 		if !walkRoom(st, c, j, kinds, visit) {
 			return false
+		}
+	}
+	return true
+}
+
+// powerFits reports whether claim cl stays within the power budgets of its
+// host and the domains above it, without allocating (pickHost runs per
+// rank); within a milliwatt of a budget it asks CanAllocate.
+func powerFits(st *pool.State, cl pool.Claim) bool {
+	t := st.Topology()
+	if !t.HasPowerBudgets() {
+		return true
+	}
+	w := 0.0
+	for _, g := range cl.Grants {
+		w += t.Kinds[t.ChipKind(g.Chip)].PowerW * float64(g.Milli) / pool.Full
+	}
+	for d := cl.Host; d != pool.NoDomain; d = t.Parent(d) {
+		b := t.PowerBudgetW(d)
+		if b <= 0 {
+			continue
+		}
+		switch use := st.CommittedPowerW(d) + w; {
+		case use > b+1e-3:
+			return false
+		case use > b-1e-3:
+			return st.CanAllocate(cl) == nil
 		}
 	}
 	return true
