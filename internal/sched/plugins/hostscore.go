@@ -122,8 +122,8 @@ func placeByHost(cs *sched.CycleState, j *sched.Job, st *pool.State, maxHosts in
 
 // pickHost chooses a host for one rank and its chips; why says why none.
 func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.KindID, maxHosts int) (pool.Claim, pool.KindID, string) {
-	scores := cs.Profile.Scores
-	if len(scores) == 0 {
+	scored := cs.HasHostScores()
+	if !scored {
 		maxHosts = 1
 	}
 	var tl tally
@@ -136,16 +136,14 @@ func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.K
 				return true
 			}
 			checked++
-			for _, f := range cs.Profile.Filters {
-				if s := f.FilterHost(cs, j, st, h); !s.IsSuccess() {
-					tl.add(s.Plugin, s.Reason)
-					return true
-				}
+			if s := cs.FilterHost(j, st, h); !s.IsSuccess() {
+				tl.add(s.Plugin, s.Reason)
+				return true
 			}
 			feasible++
 			sc := 0.0
-			for _, ws := range scores {
-				sc += ws.Weight * ws.Plugin.ScoreHost(cs, j, st, h)
+			if scored {
+				sc = cs.ScoreHost(j, st, h)
 			}
 			if best == pool.NoDomain || sc > bestScore {
 				best, bestScore = h, sc
