@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qunhq/qun/internal/bench"
 	"github.com/qunhq/qun/internal/place"
 )
 
@@ -45,7 +46,8 @@ which background each row compares on: own (each placement on the background
 its own scheduler left: the default), topology or firstfit (both placements on
 that one). Decide times are wall-clock and vary by machine. Without --pool it
 runs the Atlas 950 SuperPoD, DGX H100 SuperPOD and CloudMatrix384 example
-pools (paths relative to the repository root).`,
+pools (paths relative to the repository root, read from the binary when the
+files are not there).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.check(); err != nil {
@@ -62,20 +64,20 @@ pools (paths relative to the repository root).`,
 			if err != nil {
 				return err
 			}
-			mix, err := place.NewBackgroundMix(multiHost)
+			mix, err := bench.NewBackgroundMix(multiHost)
 			if err != nil {
 				return badInput("--multi-host-share: %v", err)
 			}
 			if len(pools) == 0 {
 				pools = defaultBenchPlacePools
 			}
-			var rows []place.QualityRow
+			var rows []bench.QualityRow
 			for _, f := range pools {
-				topo, err := loadPool(f)
+				topo, err := loadBenchPool(f)
 				if err != nil {
 					return err
 				}
-				r, err := place.Quality(topo, place.New(place.Options{}), place.QualityConfig{
+				r, err := bench.Quality(topo, place.New(place.Options{}), bench.QualityConfig{
 					Occupancies: occs, Backgrounds: bgs, Mix: mix, Fills: fills, JobsPerFill: jobs, Seed: seed, Clock: time.Now})
 				if err != nil {
 					return err
@@ -93,7 +95,7 @@ pools (paths relative to the repository root).`,
 	cmd.Flags().StringArrayVar(&pools, "pool", nil, "pool file (repeatable)")
 	cmd.Flags().StringVar(&occ, "occupancy", "0.3,0.6,0.9", "comma-separated occupancies (0 to 0.98)")
 	cmd.Flags().StringVar(&backgrounds, "background", "own", "comma-separated backgrounds: own, topology, firstfit")
-	cmd.Flags().Float64Var(&multiHost, "multi-host-share", place.DefaultMultiHostShare, "share of background chips in gangs of 16 to 64 chips (0 to 1)")
+	cmd.Flags().Float64Var(&multiHost, "multi-host-share", bench.DefaultMultiHostShare, "share of background chips in gangs of 16 to 64 chips (0 to 1)")
 	cmd.Flags().IntVar(&fills, "fills", 8, "background fills per pool and occupancy")
 	cmd.Flags().IntVar(&jobs, "jobs", 25, "gangs placed on each fill")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the generators")
@@ -112,11 +114,11 @@ func parseOccupancies(s string) ([]float64, error) {
 	return out, nil
 }
 
-func parseBackgrounds(s string) ([]place.Background, error) {
-	var out []place.Background
+func parseBackgrounds(s string) ([]bench.Background, error) {
+	var out []bench.Background
 	for _, f := range strings.Split(s, ",") {
-		b := place.Background(strings.TrimSpace(f))
-		if !slices.Contains(place.Backgrounds, b) {
+		b := bench.Background(strings.TrimSpace(f))
+		if !slices.Contains(bench.Backgrounds, b) {
 			return nil, badInput("--background: %q is not one of own, topology, firstfit", f)
 		}
 		if !slices.Contains(out, b) {
@@ -126,7 +128,7 @@ func parseBackgrounds(s string) ([]place.Background, error) {
 	return out, nil
 }
 
-func renderBenchPlace(w io.Writer, rows []place.QualityRow) {
+func renderBenchPlace(w io.Writer, rows []bench.QualityRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "POOL\tOCCUPANCY\tBACKGROUND\tGANGS\tUNPLACED\tWITHIN 1.10× BOUND\tFIRST FIT WITHIN\tFIRST FIT MEDIAN RATIO\tMEDIAN SPEEDUP VS FIRST FIT\tMEDIAN RATIO\tDECIDE p50 ms\tp99 ms\t")
 	for _, r := range rows {

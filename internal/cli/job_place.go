@@ -11,11 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qunhq/qun/internal/bench"
 	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // jobPlaceResult is what `qun job place -o json` prints.
@@ -72,12 +72,12 @@ gangs placed the same way (see docs/placement.md).`,
 			}
 			st := pool.NewState(topo)
 			pl := place.New(place.Options{})
-			bg, err := place.Fill(st, pl, occ, rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)))
+			bg, err := bench.Fill(st, pl, occ, rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)))
 			if err != nil {
 				return err
 			}
-			j := sched.FromSpec(spec.Name, spec, time.Time{})
-			d := pl.Decide(j, st, place.Env{Pending: []*sched.Job{j}})
+			j := place.FromSpec(spec.Name, spec)
+			d := pl.Decide(j, st, place.Env{Pending: []place.Pending{place.PendingOf(j)}})
 			res := jobPlaceResult{Pool: topo.Name, Occupancy: occ, Seed: seed, Chips: topo.NumChips(), Decision: d,
 				OccupancyReached: 1 - float64(st.FreeChips(0))/float64(topo.NumChips()), BackgroundRunning: len(bg)}
 			for i, c := range d.Chips {
@@ -97,12 +97,12 @@ gangs placed the same way (see docs/placement.md).`,
 	return cmd
 }
 
-func renderPlace(w io.Writer, topo *pool.Topology, j *sched.Job, r *jobPlaceResult) {
+func renderPlace(w io.Writer, topo *pool.Topology, j *place.Request, r *jobPlaceResult) {
 	d := r.Decision
 	fmt.Fprintf(w, "Job %s: %d ranks × %s chips on pool %s (%d chips), occupancy %.2f (seed %d, %d background gangs)\n",
 		j.ID, j.Ranks, milliString(j.RankMilli), topo.Name, topo.NumChips(), r.OccupancyReached, r.Seed, r.BackgroundRunning)
 	if !d.Placed {
-		fmt.Fprintf(w, "Not placed: %s\n", d.Status)
+		fmt.Fprintf(w, "Not placed: %s: %s\n", place.Name, d.Status)
 	} else {
 		fmt.Fprintf(w, "Placed on %s in %s %s, %d hosts; score %.3f (fragmentation %.2f)\n",
 			d.Kind, d.Level, d.Domain, distinctHosts(topo, d.Chips), d.Score, d.Fragmentation)

@@ -12,7 +12,7 @@ func TestJobPlace(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Placed on 910B", "Modelled step communication", "Rank mapping:", "H20", "finishes later", "Candidates"} {
+	for _, want := range []string{"Placed on 910B", "Modelled step communication", "Rank mapping:", "H20", "finishes-later: finishes in", "Candidates"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

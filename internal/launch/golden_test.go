@@ -9,7 +9,6 @@ import (
 	"github.com/qunhq/qun/internal/launch"
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // goldenCase places a gang with the topology-aware placer on a pool,
@@ -18,7 +17,7 @@ import (
 type goldenCase struct {
 	pool      string
 	occupied  []string // chip names taken before placing
-	job       sched.Job
+	job       place.Request
 	wantHCCL  bool
 	rankTable string
 }
@@ -28,17 +27,17 @@ func TestGolden(t *testing.T) {
 		// 910: 4 ranks of 4 NPUs (one HCCS ring each), tensor 4 × data 4; one
 		// NPU of n0's first ring is taken, so the gang skips that ring.
 		"ascend910": {pool: "../../examples/pools/ascend910-cluster.yaml", occupied: []string{"rack0/n0/0"},
-			job:      sched.Job{ID: "g910", Ranks: 4, RankMilli: 4000, Kinds: []string{"910"}, Plan: job.Parallelism{Tensor: 4, Data: 4}},
+			job:      place.Request{ID: "g910", Ranks: 4, RankMilli: 4000, Kinds: []string{"910"}, Plan: job.Parallelism{Tensor: 4, Data: 4}},
 			wantHCCL: true, rankTable: "/etc/qun/hccl.json"},
 		// A3: 3 ranks of 8 dies over two 16-die nodes of one supernode
 		// (hccl.json version 1.2 with super_pod_list).
 		"a3": {pool: "../pool/testdata/a3-dies.yaml",
-			job:      sched.Job{ID: "ga3", Ranks: 3, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8, Data: 3}},
+			job:      place.Request{ID: "ga3", Ranks: 3, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8, Data: 3}},
 			wantHCCL: true},
 		// DGX: 16 one-GPU ranks, tensor 8 × data 2, with two GPUs of dgx0
 		// taken: the tensor groups land on whole nodes.
 		"dgx": {pool: "../../examples/pools/dgx-h100-superpod.yaml", occupied: []string{"su0/dgx0/0", "su0/dgx0/5"},
-			job: sched.Job{ID: "gdgx", Ranks: 16, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 2}}},
+			job: place.Request{ID: "gdgx", Ranks: 16, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 2}}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -96,13 +95,13 @@ func TestNewTableRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := launch.NewTable(topo, &sched.Placement{}); !errors.Is(err, launch.ErrEmpty) {
+	if _, err := launch.NewTable(topo, &pool.Placement{}); !errors.Is(err, launch.ErrEmpty) {
 		t.Errorf("empty placement: got %v, want ErrEmpty", err)
 	}
 	h := topo.Hosts()[0]
 	other := topo.Hosts()[1]
 	lo, _ := topo.ChipRange(other)
-	p := &sched.Placement{Ranks: []pool.Claim{{Host: h, Grants: []pool.Grant{{Chip: lo, Milli: pool.Full}}}}}
+	p := &pool.Placement{Ranks: []pool.Claim{{Host: h, Grants: []pool.Grant{{Chip: lo, Milli: pool.Full}}}}}
 	if _, err := launch.NewTable(topo, p); err == nil {
 		t.Error("chip on another host accepted")
 	}
@@ -115,7 +114,7 @@ func TestSharedRanks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := place.New(place.Options{}).Decide(&sched.Job{ID: "s", Ranks: 4, RankMilli: 250}, pool.NewState(topo), place.Env{})
+	d := place.New(place.Options{}).Decide(&place.Request{ID: "s", Ranks: 4, RankMilli: 250}, pool.NewState(topo), place.Env{})
 	if !d.Placed {
 		t.Fatal(d.Status)
 	}

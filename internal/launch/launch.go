@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // ErrEmpty is returned for a placement without ranks.
@@ -40,7 +39,7 @@ type Table struct {
 // NewTable builds the table of p: claim i is group i; a claim's chips in
 // grant order are its workers, so the placement's claims and grants must be
 // in rank order (as the scheduler's Place plugins return them).
-func NewTable(t *pool.Topology, p *sched.Placement) (*Table, error) {
+func NewTable(t *pool.Topology, p *pool.Placement) (*Table, error) {
 	if p == nil || len(p.Ranks) == 0 {
 		return nil, ErrEmpty
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 var (
@@ -62,7 +61,7 @@ func randomFill(st *pool.State, occ float64, rng *rand.Rand) {
 	}
 }
 
-func benchPlace(b *testing.B, poolName string, occ float64, j *sched.Job) {
+func benchPlace(b *testing.B, poolName string, occ float64, j *Request) {
 	t := loadBenchPool(b, poolName)
 	st := pool.NewState(t)
 	randomFill(st, occ, rand.New(rand.NewPCG(7, 7)))
@@ -78,8 +77,8 @@ func benchPlace(b *testing.B, poolName string, occ float64, j *sched.Job) {
 	b.ReportMetric(d.Ratio, "ratio")
 }
 
-func gang(ranks, chipsPerRank int, p job.Parallelism) *sched.Job {
-	return &sched.Job{ID: "bench", Ranks: ranks, RankMilli: chipsPerRank * pool.Full, Plan: p}
+func benchGang(ranks, chipsPerRank int, p job.Parallelism) *Request {
+	return &Request{ID: "bench", Ranks: ranks, RankMilli: chipsPerRank * pool.Full, Plan: p}
 }
 
 var bigPlan = job.Parallelism{Tensor: 8, Pipeline: 8, Data: 128, Expert: 8}
@@ -87,29 +86,29 @@ var bigPlan = job.Parallelism{Tensor: 8, Pipeline: 8, Data: 128, Expert: 8}
 // BenchmarkPlaceSuperPoD8192 places an 8,192-chip gang (1,024 ranks of 8)
 // on an empty 8,192-chip Atlas 950 SuperPoD.
 func BenchmarkPlaceSuperPoD8192(b *testing.B) {
-	benchPlace(b, "atlas950-superpod", 0, gang(1024, 8, bigPlan))
+	benchPlace(b, "atlas950-superpod", 0, benchGang(1024, 8, bigPlan))
 }
 
 // BenchmarkPlaceSuperPoD1024 places a 1,024-chip gang of one-chip ranks on
 // the SuperPoD at about 60% occupancy.
 func BenchmarkPlaceSuperPoD1024(b *testing.B) {
-	benchPlace(b, "atlas950-superpod", 0.6, gang(1024, 1, job.Parallelism{Tensor: 8, Pipeline: 4}))
+	benchPlace(b, "atlas950-superpod", 0.6, benchGang(1024, 1, job.Parallelism{Tensor: 8, Pipeline: 4}))
 }
 
 // BenchmarkPlaceSuperCluster8192 is the scheduler's target case: an
 // 8,192-chip gang (1,024 ranks of 8) on the 524,288-chip SuperCluster at
 // about 70% occupancy.
 func BenchmarkPlaceSuperCluster8192(b *testing.B) {
-	benchPlace(b, "atlas950-supercluster", 0.7, gang(1024, 8, bigPlan))
+	benchPlace(b, "atlas950-supercluster", 0.7, benchGang(1024, 8, bigPlan))
 }
 
 // BenchmarkPlaceSuperCluster8192OneChip is the same gang as 8,192 one-chip
 // ranks.
 func BenchmarkPlaceSuperCluster8192OneChip(b *testing.B) {
-	benchPlace(b, "atlas950-supercluster", 0.7, gang(8192, 1, bigPlan))
+	benchPlace(b, "atlas950-supercluster", 0.7, benchGang(8192, 1, bigPlan))
 }
 
 // BenchmarkPlaceSuperCluster64 places a small gang on the SuperCluster.
 func BenchmarkPlaceSuperCluster64(b *testing.B) {
-	benchPlace(b, "atlas950-supercluster", 0.7, gang(64, 1, job.Parallelism{Tensor: 8}))
+	benchPlace(b, "atlas950-supercluster", 0.7, benchGang(64, 1, job.Parallelism{Tensor: 8}))
 }

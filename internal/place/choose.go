@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // choose estimates the completion on every option and keeps the earliest
 // finish; it fills d.
-func (p *Placer) choose(d *Decision, st *pool.State, j *sched.Job, r *request, env Env, results []*optResult) *Decision {
+func (p *Placer) choose(d *Decision, st *pool.State, j *Request, r *gang, env Env, results []*optResult) *Decision {
 	t := st.Topology()
 	ref := refOption(t, j, results)
 	runRef := j.Duration.Seconds()
@@ -62,17 +61,17 @@ func (p *Placer) choose(d *Decision, st *pool.State, j *sched.Job, r *request, e
 		for _, x := range results {
 			d.Candidates = append(d.Candidates, x.cands...)
 		}
-		code := sched.Unresolvable // the pool could never hold the gang
+		code := Unresolvable // the pool could never hold the gang
 		for _, x := range results {
 			total := 0
 			for _, k := range x.o.kinds {
 				total += t.KindCount(0, k)
 			}
 			if total >= r.n {
-				code = sched.Unschedulable
+				code = Unschedulable
 			}
 		}
-		if code == sched.Unresolvable {
+		if code == Unresolvable {
 			return fail(d, code, ReasonInsufficient, "the pool has fewer than %d chips of any accepted kind (%s)", r.n, res.detail)
 		}
 		return fail(d, code, res.reason, "%s", res.detail)
@@ -100,7 +99,11 @@ func (p *Placer) choose(d *Decision, st *pool.State, j *sched.Job, r *request, e
 		for _, x := range results {
 			d.Candidates = append(d.Candidates, x.cands...)
 		}
-		return fail(d, sched.Unschedulable, ReasonWaitFaster, "%s finishes first: in %s after an expected wait of %s (%d chips free now, %d needed); %s",
+		if len(results) == 1 {
+			// One kind: no faster kind to wait for, only chips to free.
+			return fail(d, Unschedulable, chosen.reason, "%s (%d free in all); enough expected free in %s", chosen.detail, ck.FreeChips, dur(ck.WaitSeconds))
+		}
+		return fail(d, Unschedulable, ReasonWaitFaster, "%s finishes first: in %s after an expected wait of %s (%d chips free now, %d needed); %s",
 			ck.Kind, dur(ck.FinishSeconds), dur(ck.WaitSeconds), ck.FreeChips, r.n, otherKinds(d.Kinds, bestIdx))
 	}
 	b := chosen.best
@@ -109,15 +112,8 @@ func (p *Placer) choose(d *Decision, st *pool.State, j *sched.Job, r *request, e
 	d.Chips = b.chips
 	d.Step = b.est
 	d.Ratio, d.Fragmentation, d.Score = b.ratio, b.frag, b.score
-	kindsUsed := map[pool.KindID]bool{}
-	for _, c := range b.chips {
-		kindsUsed[t.ChipKind(c)] = true
-	}
-	pl := &sched.Placement{Ranks: b.claims}
-	for k := range kindsUsed {
-		pl.Kinds = append(pl.Kinds, k)
-	}
-	slices.Sort(pl.Kinds)
+	pl := &pool.Placement{Ranks: b.claims}
+	pl.Kinds = pl.ChipKinds(t)
 	d.Placement = pl
 	d.Candidates = explainCandidates(b, results, bestIdx, t)
 	return d
@@ -176,7 +172,7 @@ func otherKinds(ks []KindEstimate, skip int) string {
 
 // refOption is the option the job's Duration is measured on: the first
 // kind the job lists that the pool has, else the fastest accepted kind.
-func refOption(t *pool.Topology, j *sched.Job, results []*optResult) *optResult {
+func refOption(t *pool.Topology, j *Request, results []*optResult) *optResult {
 	for _, name := range j.Kinds {
 		for _, r := range results {
 			if r.o.name == name {
@@ -194,7 +190,7 @@ func refOption(t *pool.Topology, j *sched.Job, results []*optResult) *optResult 
 }
 
 // expectedWait estimates the seconds until n chips of o are free: running
-// jobs end at Started+Duration (those without a duration never count), and
+// gangs end at Started+Duration (those without a duration never count), and
 // each returns its whole chips of o's kinds.
 func expectedWait(st *pool.State, o *option, n int, env Env) float64 {
 	t := st.Topology()

@@ -7,29 +7,10 @@ import (
 
 	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
-)
-
-// Reasons are the constant strings of statuses and candidate records, cheap
-// to compare and count.
-const (
-	ReasonNoKind        = "no accepted chip kind in the pool"
-	ReasonBadShape      = "rank size not supported"
-	ReasonInsufficient  = "not enough free chips of an accepted kind"
-	ReasonShapeOrHost   = "free chips unusable under shape rules or host limits"
-	ReasonWaitFaster    = "waiting for a kind that finishes sooner"
-	ReasonSlower        = "slower communication"
-	ReasonFragmentation = "breaks more free blocks or fits looser"
-	ReasonTie           = "equal score, later in topology order"
-	ReasonNotModelled   = "beyond the evaluation budget"
-	ReasonSameClass     = "identical to an evaluated free domain"
-	ReasonLaterFinish   = "finishes later"
-	ReasonNeedsWait     = "cannot start now"
-	ReasonChosen        = "chosen"
 )
 
 // Decision is a placement with everything that explains it. Decide returns
-// one; the Place plugin keeps the Placement and records the rest.
+// one; a scheduler keeps the Placement and records the rest (Records).
 type Decision struct {
 	Job    string `json:"job"`
 	Placed bool   `json:"placed"`
@@ -41,7 +22,7 @@ type Decision struct {
 	Domain string `json:"domain,omitempty"`
 	Level  string `json:"level,omitempty"`
 
-	Placement *sched.Placement `json:"-"`
+	Placement *pool.Placement `json:"-"`
 	// Chips lists every rank's chips in rank order: device rank i runs on
 	// Chips[i] (whole-chip ranks); for shared chips, one entry per rank.
 	Chips []pool.ChipID `json:"-"`
@@ -67,7 +48,7 @@ type Decision struct {
 	// Visited is the number of domains the search looked at.
 	Visited int `json:"visited"`
 
-	Status *sched.Status `json:"status,omitempty"`
+	Status *Status `json:"status,omitempty"`
 }
 
 // KindEstimate is the modelled completion of the job on one accepted kind

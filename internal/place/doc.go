@@ -1,6 +1,9 @@
-// Package place is Qun's topology-aware gang placement: the Place plugin
-// ("topology") that chooses chips for every rank of a job from a model of
-// the job's communication, the pool's aggregates and the queue's sizes.
+// Package place is Qun's topology-aware gang placement, a library like
+// internal/comm: it chooses chips for every rank of a gang (a Request) from
+// a model of the gang's communication, the pool's aggregates and the
+// queue's sizes, and says why (a Decision). It imports no scheduler
+// package; internal/sched/plugins/topology.go adapts it to sched.Place
+// ("topology"), passing the profile's host filters as Env.HostOK.
 //
 // # How a gang is placed
 //
@@ -38,23 +41,26 @@
 // earliest finish, even when that means waiting.
 //
 //	pl := place.New(place.Options{})
-//	d := pl.Decide(job, state, place.Env{Now: now, Running: running, Pending: pending})
+//	d := pl.Decide(&place.Request{ID: "train", Ranks: 32, RankMilli: 1000}, state, place.Env{Now: now})
 //	if d.Placed {
 //		fmt.Println(d.Kind, d.Domain, d.Step.Seconds, d.LowerBound.Seconds)
 //	}
 //
 // The Decision carries everything an explanation needs: per-kind estimates,
 // every evaluated candidate with its score and why it lost, and counts of
-// domains not evaluated. As a sched.Place plugin, Place records a summary
-// with CycleState.Explain and stores the Decision under DecisionKey.
+// domains not evaluated, and Records summarises it as explanation lines.
+// Every reason is a kebab-case constant (Reasons lists them) with the
+// numbers in Detail.
 //
-// # Benchmarks
+// # First fit
 //
-// FirstFit is the topology-oblivious baseline; FillWith the occupancy
-// generator (a churned background drawn from BackgroundMix, sizes from the
-// Alibaba openb trace plus multi-host gangs, placed by either placement);
-// and Quality the placement-quality benchmark behind `qun bench place`. Formulas, defaults and the measured figures are in
-// docs/placement.md.
+// FirstFit is the tree's one first fit, with no model: over the whole pool
+// in topology order (ScopePool, the baseline of `qun bench place`, whose
+// harness is internal/bench), or in the smallest domain that holds the gang
+// (ScopeSmallest, the scheduler's "firstfit" plugin and its feasibility
+// checks). Decide places every gang FirstFit can (the property tests here
+// and in internal/sched/plugins check it). Formulas, defaults and the
+// measured figures are in docs/placement.md.
 //
 // # Caveats
 //

@@ -6,7 +6,6 @@ import (
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 func Example() {
@@ -15,7 +14,7 @@ func Example() {
 		panic(err)
 	}
 	st := pool.NewState(topo)
-	j := &sched.Job{ID: "train", Ranks: 32, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 4}}
+	j := &place.Request{ID: "train", Ranks: 32, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 4}}
 	d := place.New(place.Options{}).Decide(j, st, place.Env{})
 	fmt.Println(d.Kind, "in", d.Level, d.Domain)
 	for _, it := range d.Step.Items {

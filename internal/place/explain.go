@@ -3,29 +3,24 @@ package place
 import (
 	"fmt"
 	"sort"
-
-	"github.com/qunhq/qun/internal/sched"
 )
-
-// ReasonPlaced is the reason of the record of a successful placement.
-const ReasonPlaced = "placed"
 
 // Records summarises the decision as explanation records: the outcome, the
 // kind choice, and how many candidates lost for each reason.
-func (d *Decision) Records() []sched.Record {
-	var out []sched.Record
+func (d *Decision) Records() []Record {
+	var out []Record
 	if d.Placed {
-		out = append(out, sched.Record{Plugin: Name, Reason: ReasonPlaced, Score: d.Score,
+		out = append(out, Record{Reason: ReasonPlaced, Score: d.Score,
 			Detail: fmt.Sprintf("%s in %s %s: step communication %s, %.2f× its lower bound %s; fragmentation %.2f",
 				d.Kind, d.Level, d.Domain, dur(d.Step.Seconds), d.Ratio, dur(d.LowerBound.Seconds), d.Fragmentation)})
 	} else if d.Status != nil {
-		out = append(out, sched.Record{Plugin: Name, Reason: d.Status.Reason, Detail: d.Status.Detail})
+		out = append(out, Record{Reason: d.Status.Reason, Detail: d.Status.Detail})
 	}
 	for _, k := range d.Kinds {
 		if k.Chosen || len(d.Kinds) == 1 {
 			continue
 		}
-		out = append(out, sched.Record{Plugin: Name, Reason: k.Reason, Detail: k.Kind + ": " + k.Detail})
+		out = append(out, Record{Reason: k.Reason, Detail: k.Kind + ": " + k.Detail})
 	}
 	counts := map[string]int{}
 	for _, c := range d.Candidates {
@@ -42,7 +37,7 @@ func (d *Decision) Records() []sched.Record {
 	}
 	sort.Strings(reasons)
 	for _, r := range reasons {
-		out = append(out, sched.Record{Plugin: Name, Reason: r, Count: counts[r]})
+		out = append(out, Record{Reason: r, Count: counts[r]})
 	}
 	return out
 }

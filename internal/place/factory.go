@@ -3,13 +3,12 @@ package place
 import (
 	"fmt"
 	"sort"
-
-	"github.com/qunhq/qun/internal/sched"
 )
 
-// Factory builds the plugin from a profile's arguments: fragWeight
-// (Options.FragWeight), maxEvalChips and defaultBlockWeight, all optional.
-func Factory(args map[string]any) (sched.Plugin, error) {
+// ParseOptions reads Options from a scheduler profile's arguments:
+// fragWeight (Options.FragWeight), maxEvalChips and defaultBlockWeight, all
+// optional non-negative numbers.
+func ParseOptions(args map[string]any) (Options, error) {
 	var o Options
 	keys := make([]string, 0, len(args))
 	for k := range args {
@@ -19,7 +18,7 @@ func Factory(args map[string]any) (sched.Plugin, error) {
 	for _, k := range keys {
 		v, ok := number(args[k])
 		if !ok || v < 0 {
-			return nil, fmt.Errorf("argument %s: %v is not a non-negative number", k, args[k])
+			return Options{}, fmt.Errorf("argument %s: %v is not a non-negative number", k, args[k])
 		}
 		switch k {
 		case "fragWeight":
@@ -29,10 +28,10 @@ func Factory(args map[string]any) (sched.Plugin, error) {
 		case "defaultBlockWeight":
 			o.DefaultBlockWeight = v
 		default:
-			return nil, fmt.Errorf("unknown argument %q (allowed: defaultBlockWeight, fragWeight, maxEvalChips)", k)
+			return Options{}, fmt.Errorf("unknown argument %q (allowed: defaultBlockWeight, fragWeight, maxEvalChips)", k)
 		}
 	}
-	return New(o), nil
+	return o, nil
 }
 
 func number(v any) (float64, bool) {

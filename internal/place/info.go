@@ -19,7 +19,7 @@ type topoInfo struct {
 	// its domains' hosts runs at least as fast per chip as inside a host
 	// (bandwidth over oversubscription) and no shape rules apply: there a
 	// tensor group may span hosts of one domain at no loss (see
-	// selector.span). -1 otherwise.
+	// splitSpreadSpan). -1 otherwise.
 	spanLevel int
 
 	emptyOnce sync.Once

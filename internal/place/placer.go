@@ -9,11 +9,7 @@ import (
 
 	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
-
-// Name is the plugin's registered name.
-const Name = "topology"
 
 // Options tune a Placer. The zero value of a field means its default.
 type Options struct {
@@ -43,7 +39,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Placer is the topology-aware Place plugin. It is safe for concurrent use:
+// Placer is the topology-aware gang placer. It is safe for concurrent use:
 // it keeps no state between calls except what it derives from immutable
 // topologies (fabric, empty state, memoised lower bounds), one entry per
 // topology it has seen.
@@ -52,13 +48,8 @@ type Placer struct {
 	infos sync.Map // *pool.Topology -> *topoInfo
 }
 
-var _ sched.Place = (*Placer)(nil)
-
 // New returns a Placer.
 func New(opts Options) *Placer { return &Placer{opts: opts.withDefaults()} }
-
-// Name returns "topology".
-func (p *Placer) Name() string { return Name }
 
 func (p *Placer) info(t *pool.Topology) *topoInfo {
 	if v, ok := p.infos.Load(t); ok {
@@ -71,83 +62,69 @@ func (p *Placer) info(t *pool.Topology) *topoInfo {
 // Fabric returns the comm fabric of t, shared with the Placer's estimators.
 func (p *Placer) Fabric(t *pool.Topology) *Fabric { return p.info(t).fab }
 
-// Env is what a decision reads besides the job and the pool: the time, the
-// running jobs (for the expected wait on a kind that is full) and the
+// Env is what a decision reads besides the request and the pool: the time,
+// the running gangs (for the expected wait on a kind that is full) and the
 // queue (whose size distribution says which free blocks are wanted).
 type Env struct {
 	Now     time.Time
-	Running []*sched.Job
-	Pending []*sched.Job
-	// HostOK, when set, must pass a host before ranks go there (the
-	// profile's host filters).
+	Running []Running
+	Pending []Pending
+	// HostOK, when set, must pass a host before ranks go there (a
+	// scheduler's host filters).
 	HostOK func(pool.DomainID) bool
 }
 
-// Place implements sched.Place: it decides with Decide, reading the cycle's
-// time and the snapshot's running and pending jobs and passing hosts
-// through the profile's host filters, records the outcome with
-// cs.Explain, and stores the whole Decision in the cycle state under
-// DecisionKey(j.ID).
-func (p *Placer) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*sched.Placement, *sched.Status) {
-	var env Env
-	if cs != nil {
-		env.Now = cs.Now
-		if cs.Snapshot != nil {
-			env.Running, env.Pending = cs.Snapshot.Running, cs.Snapshot.Pending
-		}
-		if cs.Profile != nil && len(cs.Profile.Filters) > 0 {
-			env.HostOK = func(h pool.DomainID) bool {
-				for _, f := range cs.Profile.Filters {
-					if !f.FilterHost(cs, j, st, h).IsSuccess() {
-						return false
-					}
-				}
-				return true
-			}
-		}
-	}
-	d := p.Decide(j, st, env)
-	if cs != nil {
-		cs.Write(DecisionKey(j.ID), d)
-		for _, r := range d.Records() {
-			cs.Explain(j.ID, r)
-		}
-	}
-	if !d.Placed {
-		return nil, d.Status
-	}
-	return d.Placement, nil
+// Running is a gang that holds chips now: where, since when and for how
+// long it expects to run (0 when unknown: it never counts as ending).
+type Running struct {
+	Placement *pool.Placement
+	Started   time.Time
+	Duration  time.Duration
 }
 
-// DecisionKey is the cycle-state key of the Decision for a job.
-func DecisionKey(jobID string) string { return "place/decision/" + jobID }
+// Pending is a queued gang as the fragmentation score sees it: its ID (a
+// request never counts itself) and its whole chips, 0 when its ranks are
+// not whole chips.
+type Pending struct {
+	ID    string
+	Chips int
+}
 
-func fail(d *Decision, code sched.Code, reason, format string, args ...any) *Decision {
+// PendingOf returns the Pending entry of r.
+func PendingOf(r *Request) Pending {
+	p := Pending{ID: r.ID}
+	if k, ok := r.WholeChips(); ok {
+		p.Chips = k * r.Ranks
+	}
+	return p
+}
+
+func fail(d *Decision, code Code, reason, format string, args ...any) *Decision {
 	d.Placed = false
-	d.Status = &sched.Status{Code: code, Plugin: Name, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	d.Status = &Status{Code: code, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	return d
 }
 
 // Decide chooses where j runs in st, or says why it cannot now or ever. It
 // does not change st.
-func (p *Placer) Decide(j *sched.Job, st *pool.State, env Env) *Decision {
+func (p *Placer) Decide(j *Request, st *pool.State, env Env) *Decision {
 	t := st.Topology()
 	info := p.info(t)
 	d := &Decision{Job: j.ID, Skipped: map[string]int{}}
 	if j.RankMilli == 0 {
 		return p.decideShared(d, info, st, j, nil)
 	}
-	kinds := acceptedKinds(t, j)
+	kinds := AcceptedKinds(t, j)
 	if len(kinds) == 0 {
-		return fail(d, sched.Unresolvable, ReasonNoKind, "pool %s has none of the kinds the job accepts", t.Name)
+		return fail(d, Unresolvable, ReasonNoKind, "pool %s has none of the kinds the job accepts", t.Name)
 	}
 	hbm := math.Inf(1)
 	for _, k := range kinds {
 		hbm = min(hbm, t.Kinds[k].HBMGiB)
 	}
-	r, err := newRequest(j, hbm)
+	r, err := newGang(j, hbm)
 	if err != nil {
-		return fail(d, sched.Unresolvable, ReasonBadShape, "%v", err)
+		return fail(d, Unresolvable, ReasonBadRankSize, "%v", err)
 	}
 	single, mixed := options(t, j, kinds)
 	if r.milli > 0 {
@@ -202,23 +179,44 @@ type evalResult struct {
 }
 
 // placeOption searches and scores candidates for one option.
-func (p *Placer) placeOption(st *pool.State, info *topoInfo, o *option, r *request, dem *demand, hostOK func(pool.DomainID) bool) *optResult {
+func (p *Placer) placeOption(st *pool.State, info *topoInfo, o *option, r *gang, dem *demand, hostOK func(pool.DomainID) bool) *optResult {
 	res := &optResult{o: o, skipped: map[string]int{}, free: o.free(st, 0)}
-	key := lbKey{kinds: o.name, n: r.n, k: r.k, cpu: r.cpu, mem: r.mem, plan: r.plan, vol: r.vol}
-	res.lb = info.lowerBound(key, func() comm.Estimate {
-		empty := p.evaluateAll(info.emptyState(), info, o, r, nil, 0, 0, nil)
-		if empty.best == nil {
-			return comm.Estimate{Seconds: math.Inf(1)}
-		}
-		return empty.best.est
-	})
-	out := p.evaluateAll(st, info, o, r, dem, res.lb.Seconds, p.opts.FragWeight, hostOK)
+	res.lb = p.lowerBound(info, o, r)
+	out := p.evaluateAll(st, info, o, r, scoring{lb: res.lb.Seconds, lambda: p.opts.FragWeight, dem: dem}, hostOK)
 	res.best, res.cands, res.visited, res.reason, res.detail = out.best, out.cands, out.visited, out.reason, out.detail
 	for k, v := range out.skipped {
 		res.skipped[k] += v
 	}
 	return res
 }
+
+// lowerBound is the modelled step communication of gang r on option o in
+// the best domain of an empty pool (+Inf when the pool cannot hold it),
+// memoised per topology: the same search scored by time alone.
+func (p *Placer) lowerBound(info *topoInfo, o *option, r *gang) comm.Estimate {
+	key := lbKey{kinds: o.name, n: r.n, k: r.k, cpu: r.cpu, mem: r.mem, plan: r.plan, vol: r.vol}
+	return info.lowerBound(key, func() comm.Estimate {
+		empty := p.evaluateAll(info.emptyState(), info, o, r, boundScoring(), nil)
+		if empty.best == nil {
+			return comm.Estimate{Seconds: math.Inf(1)}
+		}
+		return empty.best.est
+	})
+}
+
+// scoring is how a selection is scored: score = ratio + lambda ×
+// fragmentation, ratio being the modelled time over the lower bound lb,
+// fragmentation weighed by the queue's demand.
+type scoring struct {
+	lb, lambda float64
+	dem        *demand
+	// bound scores by modelled time alone (ratio and score are the
+	// seconds): the search for the lower bound itself.
+	bound bool
+}
+
+// boundScoring is the scoring of the lower-bound search.
+func boundScoring() scoring { return scoring{bound: true} }
 
 type evalAll struct {
 	best    *evalResult
@@ -229,9 +227,8 @@ type evalAll struct {
 	detail  string
 }
 
-// evaluateAll runs the search and scores its candidates. lb is the lower
-// bound (0 while computing it), lambda the fragmentation weight.
-func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *request, dem *demand, lb, lambda float64, hostOK func(pool.DomainID) bool) evalAll {
+// evaluateAll runs the search and scores its candidates with sc.
+func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *gang, sc scoring, hostOK func(pool.DomainID) bool) evalAll {
 	t := st.Topology()
 	sel := newSelector(st, info, o, r)
 	sel.hostOK = hostOK
@@ -262,7 +259,7 @@ func (p *Placer) evaluateAll(st *pool.State, info *topoInfo, o *option, r *reque
 			}
 			seen[c] = true
 		}
-		er, ok := p.evaluate(sel, est, dom, lb, lambda, dem)
+		er, ok := p.evaluate(sel, est, dom, sc)
 		cand := Candidate{Kind: o.name, Domain: t.Path(dom), Level: t.Levels[t.LevelOf(dom)].Name, FreeChips: s.free[dom]}
 		if !ok {
 			cand.Reason = ReasonShapeOrHost
@@ -327,36 +324,30 @@ func shortfall(st *pool.State, o *option, k int) string {
 // ranks and may span the hosts of those children (topoInfo.spanLevel) and
 // the plain selection spans several of them, it tries the spread selection
 // once more counting and taking each child's free chips in whole tensor
-// groups across its hosts (see selector.span). It keeps any of these when
+// groups across its hosts (see splitSpreadSpan). It keeps any of these when
 // it scores strictly better.
-func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand) (*evalResult, bool) {
-	er, ok := p.evaluateOnce(sel, est, dom, lb, lambda, dem)
-	sel.balanced = true
-	even, evenOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, er.chips)
-	sel.balanced = false
+func (p *Placer) evaluate(sel *selector, est *comm.Estimator, dom pool.DomainID, sc scoring) (*evalResult, bool) {
+	er, ok := p.evaluateOnce(sel, packTight, est, dom, sc)
 	plain := er.chips
-	if evenOK && (!ok || even.score < er.score) {
-		er, ok = even, true
+	if ev, evOK := p.evaluateOnce(sel, splitEven, est, dom, sc, plain); evOK && (!ok || ev.score < er.score) {
+		er, ok = ev, true
 	}
-	if sel.spreadable(dom) {
-		sel.spread, sel.spreadAt = true, dom
-		spread, spreadOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, plain)
-		if spreadOK && (!ok || spread.score < er.score) {
-			er, ok = spread, true
+	if !sel.spreadable(dom) {
+		return er, ok
+	}
+	sel.spreadAt = dom
+	spread, spreadOK := p.evaluateOnce(sel, splitSpread, est, dom, sc, plain)
+	if spreadOK && (!ok || spread.score < er.score) {
+		er, ok = spread, true
+	}
+	if sel.r.unit > sel.r.k && sel.info.spanLevel == sel.t.LevelOf(dom)+1 && (plain == nil || spansSeveral(sel.t, plain, sel.info.spanLevel)) {
+		var prev []pool.ChipID
+		if spreadOK {
+			prev = spread.chips
 		}
-		if sel.r.unit > sel.r.k && sel.info.spanLevel == sel.t.LevelOf(dom)+1 && (plain == nil || spansSeveral(sel.t, plain, sel.info.spanLevel)) {
-			var prev []pool.ChipID
-			if spreadOK {
-				prev = spread.chips
-			}
-			sel.span = true
-			span, spanOK := p.evaluateOnce(sel, est, dom, lb, lambda, dem, plain, prev)
-			sel.span = false
-			if spanOK && (!ok || span.score < er.score) {
-				er, ok = span, true
-			}
+		if span, spanOK := p.evaluateOnce(sel, splitSpreadSpan, est, dom, sc, plain, prev); spanOK && (!ok || span.score < er.score) {
+			er, ok = span, true
 		}
-		sel.spread = false
 	}
 	return er, ok
 }
@@ -375,12 +366,13 @@ func spansSeveral(t *pool.Topology, chips []pool.ChipID, lvl int) bool {
 	return false
 }
 
-// evaluateOnce is one selection and score for evaluate. In balanced and
-// spread mode it gives up (ok false, nil result) unless the selection split
-// some rest and took other chips than each of prev, the chips of the
-// selections already scored.
-func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.DomainID, lb, lambda float64, dem *demand, prev ...[]pool.ChipID) (*evalResult, bool) {
+// evaluateOnce is one selection with strategy strat and its score for
+// evaluate. With any strategy but packTight it gives up (ok false, nil result)
+// unless the selection split some rest and took other chips than each of
+// prev, the chips of the selections already scored.
+func (p *Placer) evaluateOnce(sel *selector, strat strategy, est *comm.Estimator, dom pool.DomainID, sc scoring, prev ...[]pool.ChipID) (*evalResult, bool) {
 	sel.reset()
+	sel.strategy = strat
 	r := sel.r
 	t := sel.t
 	got := sel.selectAll(dom, r.n)
@@ -389,7 +381,7 @@ func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.Domai
 	}
 	er := &evalResult{dom: dom, hosts: sel.hosts()}
 	chips := sel.chips()
-	if sel.balanced || sel.spread {
+	if strat != packTight {
 		if !sel.evened {
 			return nil, false
 		}
@@ -422,12 +414,13 @@ func (p *Placer) evaluateOnce(sel *selector, est *comm.Estimator, dom pool.Domai
 		return &evalResult{got: got}, false // a power budget the aggregates could not see
 	}
 	er.est = est.EstimateStep(mapped, r.plan, r.vol)
-	er.ratio = ratio(er.est.Seconds, lb)
-	if lb == 0 && lambda == 0 {
-		er.ratio = er.est.Seconds // computing the lower bound: time alone
+	er.frag = fragmentation(sel, dom, sc.dem)
+	if sc.bound {
+		er.ratio, er.score = er.est.Seconds, er.est.Seconds
+		return er, true
 	}
-	er.frag = fragmentation(sel, dom, dem)
-	er.score = er.ratio + lambda*er.frag
+	er.ratio = ratio(er.est.Seconds, sc.lb)
+	er.score = er.ratio + sc.lambda*er.frag
 	return er, true
 }
 
@@ -472,14 +465,14 @@ type demand struct {
 	def   float64
 }
 
-func newDemand(pending []*sched.Job, self *sched.Job, def float64) *demand {
+func newDemand(pending []Pending, self *Request, def float64) *demand {
 	dm := &demand{def: def}
 	for _, j := range pending {
-		if j == self || j.ID == self.ID {
+		if j.ID == self.ID {
 			continue
 		}
-		if k, ok := j.WholeChips(); ok {
-			dm.sizes = append(dm.sizes, k*j.Ranks)
+		if j.Chips > 0 {
+			dm.sizes = append(dm.sizes, j.Chips)
 		}
 	}
 	return dm
@@ -508,13 +501,6 @@ func (dm *demand) weight(t *pool.Topology, d pool.DomainID) float64 {
 	return float64(n) / float64(len(dm.sizes))
 }
 
-// NewFabricEstimate models chips (in rank order) with the plan and volumes
-// of decision d on t: how the same gang would communicate placed
-// elsewhere, for example by FirstFit.
-func NewFabricEstimate(t *pool.Topology, chips []pool.ChipID, d *Decision) float64 {
-	c := make([]int32, len(chips))
-	for i, x := range chips {
-		c[i] = int32(x)
-	}
-	return comm.EstimateStep(NewFabric(t), c, d.Plan, d.Volumes).Seconds
-}
+// Ratio is sec over the lower bound lb: 1 when sec is 0 or the bound is
+// unknown (0 or +Inf).
+func Ratio(sec, lb float64) float64 { return ratio(sec, lb) }

@@ -11,7 +11,6 @@ import (
 	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 func loadPool(t testing.TB, name string) *pool.Topology {
@@ -42,7 +41,7 @@ func take(t testing.TB, st *pool.State, h string, n int) pool.Claim {
 	return cl
 }
 
-func hostsOf(topo *pool.Topology, p *sched.Placement) []string {
+func hostsOf(topo *pool.Topology, p *pool.Placement) []string {
 	var out []string
 	for _, cl := range p.Ranks {
 		h := topo.Path(cl.Host)
@@ -61,7 +60,7 @@ func TestTensorGroupsStayInHosts(t *testing.T) {
 	st := pool.NewState(topo)
 	take(t, st, "su0/dgx0", 4)
 	take(t, st, "su0/dgx1", 2)
-	j := &sched.Job{ID: "tp", Ranks: 16, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 2}}
+	j := &Request{ID: "tp", Ranks: 16, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 2}}
 	d := New(Options{}).Decide(j, st, Env{})
 	if !d.Placed {
 		t.Fatal(d.Status)
@@ -77,9 +76,9 @@ func TestTensorGroupsStayInHosts(t *testing.T) {
 	if d.Ratio != 1 {
 		t.Errorf("ratio to lower bound %.3f, want 1", d.Ratio)
 	}
-	ff, err := FirstFit(st, j)
-	if err != nil {
-		t.Fatal(err)
+	ff, fs := FirstFit(st, j, FirstFitOptions{Scope: ScopePool})
+	if fs != nil {
+		t.Fatal(fs)
 	}
 	// Both share the data all-reduce across nodes; first fit's tensor groups
 	// (4+4 and 2+6 chips over two nodes) all-reduce hierarchically over the
@@ -93,7 +92,7 @@ func TestTensorGroupsStayInHosts(t *testing.T) {
 		t.Fatalf("no tensor all-reduce in %+v", e)
 		return 0
 	}
-	ffEst := comm.EstimateStep(NewFabric(topo), toInt32(PlacementChips(ff)), d.Plan, d.Volumes)
+	ffEst := comm.EstimateStep(NewFabric(topo), chips32(ff.Chips()), d.Plan, d.Volumes)
 	if ff, tp := tensor(ffEst), tensor(d.Step); ff < 2*tp {
 		t.Errorf("tensor all-reduce: first fit %.4f s, topology-aware %.4f s: want first fit at least 2× slower", ff, tp)
 	}
@@ -110,7 +109,7 @@ func TestPrefersPartlyUsedDomains(t *testing.T) {
 		topo := loadPool(t, "dgx-h100-superpod")
 		st := pool.NewState(topo)
 		take(t, st, "su2/dgx7", 4)
-		d := New(Options{}).Decide(&sched.Job{ID: "four", Ranks: 4, RankMilli: 1000}, st, Env{})
+		d := New(Options{}).Decide(&Request{ID: "four", Ranks: 4, RankMilli: 1000}, st, Env{})
 		if diff := cmp.Diff([]string{"su2/dgx7"}, hostsOf(topo, d.Placement)); diff != "" {
 			t.Errorf("hosts (-want +got):\n%s", diff)
 		}
@@ -119,7 +118,7 @@ func TestPrefersPartlyUsedDomains(t *testing.T) {
 		topo := loadPool(t, "atlas950-superpod")
 		st := pool.NewState(topo)
 		take(t, st, "r77/b3", 8)
-		d := New(Options{}).Decide(&sched.Job{ID: "rack", Ranks: 4, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
+		d := New(Options{}).Decide(&Request{ID: "rack", Ranks: 4, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
 		if !d.Placed || d.Domain != "r77" {
 			t.Errorf("placed in %q (%v), want r77; candidates %+v", d.Domain, d.Status, d.Candidates)
 		}
@@ -147,13 +146,13 @@ func TestPrefersBalancedSplit(t *testing.T) {
 			take(t, st, fmt.Sprintf("r%d/b%d", r, b), 8)
 		}
 	}
-	j := &sched.Job{ID: "split", Ranks: 128, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 16}}
+	j := &Request{ID: "split", Ranks: 128, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 16}}
 	d := New(Options{}).Decide(j, st, Env{})
 	if !d.Placed {
 		t.Fatal(d.Status)
 	}
 	perRack := map[string]int{}
-	for _, c := range PlacementChips(d.Placement) {
+	for _, c := range d.Placement.Chips() {
 		perRack[topo.Path(topo.Parent(topo.ChipHost(c)))]++
 	}
 	want := map[string]int{"r0": 32, "r1": 32, "r2": 32, "r3": 32}
@@ -173,7 +172,7 @@ func TestLowerBoundOnEmptyPool(t *testing.T) {
 			if n > topo.NumChips() {
 				continue
 			}
-			d := pl.Decide(&sched.Job{ID: "lb", Ranks: n, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
+			d := pl.Decide(&Request{ID: "lb", Ranks: n, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8}}, st, Env{})
 			if !d.Placed {
 				t.Fatalf("%s, %d chips: %v", name, n, d.Status)
 			}
@@ -189,9 +188,9 @@ func TestLowerBoundOnEmptyPool(t *testing.T) {
 func TestKindChoice(t *testing.T) {
 	topo := loadPool(t, "mixed-sovereign")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	j := &sched.Job{ID: "finetune-8", Ranks: 8, RankMilli: 1000, Kinds: []string{"910B", "H20"}, Duration: 4 * time.Hour}
+	j := &Request{ID: "finetune-8", Ranks: 8, RankMilli: 1000, Kinds: []string{"910B", "H20"}, Duration: 4 * time.Hour}
 	// busy910B occupies every 910B chip with one running job ending after d.
-	busy910B := func(st *pool.State, d time.Duration) []*sched.Job {
+	busy910B := func(st *pool.State, d time.Duration) []Running {
 		k, _ := topo.KindID("910B")
 		var claims []pool.Claim
 		for _, h := range topo.Hosts() {
@@ -208,7 +207,7 @@ func TestKindChoice(t *testing.T) {
 		if err := st.Allocate(claims...); err != nil {
 			t.Fatal(err)
 		}
-		return []*sched.Job{{ID: "big", Placement: &sched.Placement{Ranks: claims}, Started: now.Add(-time.Hour), Duration: time.Hour + d}}
+		return []Running{{Placement: &pool.Placement{Ranks: claims}, Started: now.Add(-time.Hour), Duration: time.Hour + d}}
 	}
 	tests := map[string]struct {
 		busyFor    time.Duration // 0: 910B free
@@ -224,7 +223,7 @@ func TestKindChoice(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			st := pool.NewState(topo)
-			var running []*sched.Job
+			var running []Running
 			if tc.busyFor > 0 {
 				running = busy910B(st, tc.busyFor)
 			}
@@ -260,12 +259,12 @@ func TestUnresolvable(t *testing.T) {
 	topo := loadPool(t, "dgx-h100-superpod")
 	st := pool.NewState(topo)
 	tests := map[string]struct {
-		job    sched.Job
+		job    Request
 		reason string
 	}{
-		"no kind":        {sched.Job{ID: "a", Ranks: 1, RankMilli: 1000, Kinds: []string{"910B"}}, ReasonNoKind},
-		"1.5 chips":      {sched.Job{ID: "b", Ranks: 1, RankMilli: 1500}, ReasonBadShape},
-		"bigger than it": {sched.Job{ID: "c", Ranks: 2048, RankMilli: 1000}, ReasonInsufficient},
+		"no kind":        {Request{ID: "a", Ranks: 1, RankMilli: 1000, Kinds: []string{"910B"}}, ReasonNoKind},
+		"1.5 chips":      {Request{ID: "b", Ranks: 1, RankMilli: 1500}, ReasonBadRankSize},
+		"bigger than it": {Request{ID: "c", Ranks: 2048, RankMilli: 1000}, ReasonInsufficient},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -290,4 +289,12 @@ func TestDefaultVolumes(t *testing.T) {
 	if v := DefaultVolumes(PlanFor(job.Parallelism{}, 1), 64); v != (DefaultVolumes(PlanFor(job.Parallelism{}, 1), 32)) || v.DataBytes != 0 {
 		t.Errorf("a one-chip job communicates: %+v", v)
 	}
+}
+
+func chips32(cs []pool.ChipID) []int32 {
+	out := make([]int32, len(cs))
+	for i, c := range cs {
+		out[i] = int32(c)
+	}
+	return out
 }

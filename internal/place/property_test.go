@@ -8,7 +8,6 @@ import (
 
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // randomPool builds one of three pool shapes with random sizes: plain racks
@@ -68,8 +67,8 @@ func randomPool(t *testing.T, rng *rand.Rand) *pool.Topology {
 	return topo
 }
 
-func randomJob(rng *rand.Rand, topo *pool.Topology) *sched.Job {
-	j := &sched.Job{ID: fmt.Sprint(rng.Uint32()), Ranks: 1 + rng.IntN(12), CPUMilli: int64(rng.IntN(3)) * 8000}
+func randomJob(rng *rand.Rand, topo *pool.Topology) *Request {
+	j := &Request{ID: fmt.Sprint(rng.Uint32()), Ranks: 1 + rng.IntN(12), CPUMilli: int64(rng.IntN(3)) * 8000}
 	switch x := rng.IntN(10); {
 	case x == 0:
 		j.RankMilli = []int{250, 500}[rng.IntN(2)]
@@ -100,13 +99,13 @@ func randomJob(rng *rand.Rand, topo *pool.Topology) *sched.Job {
 // per rank, each on one host with its chips free, obeying the shape rules,
 // of accepted kinds and one family (unless mixing is allowed), no chip
 // booked twice, and the whole set allocatable.
-func checkPlacement(t *testing.T, st *pool.State, j *sched.Job, p *sched.Placement) {
+func checkPlacement(t *testing.T, st *pool.State, j *Request, p *pool.Placement) {
 	t.Helper()
 	topo := st.Topology()
 	if len(p.Ranks) != j.Ranks {
 		t.Fatalf("job %+v: %d claims, want %d", j, len(p.Ranks), j.Ranks)
 	}
-	accepted := acceptedKinds(topo, j)
+	accepted := AcceptedKinds(topo, j)
 	seen := map[pool.ChipID]int{}
 	families := map[string]bool{}
 	kinds := map[pool.KindID]bool{}
@@ -171,10 +170,8 @@ func TestPropertyValidPlacements(t *testing.T) {
 		topo := randomPool(t, rng)
 		st := pool.NewState(topo)
 		pl := New(Options{})
-		if _, err := Fill(st, pl, rng.Float64()*0.9, rng); err != nil {
-			t.Fatal(err)
-		}
-		var running []*sched.Job
+		testFill(st, pl, rng.Float64()*0.9, rng)
+		var running []bgGang
 		for range 40 {
 			j := randomJob(rng, topo)
 			free, milli := st.FreeChips(0), st.FreeMilli(0)
@@ -182,8 +179,8 @@ func TestPropertyValidPlacements(t *testing.T) {
 			if st.FreeChips(0) != free || st.FreeMilli(0) != milli {
 				t.Fatalf("seed %d: Decide changed the state", seed)
 			}
-			ff, ffErr := FirstFit(st, j)
-			if ffErr == nil {
+			ff, ffStatus := FirstFit(st, j, FirstFitOptions{Scope: ScopePool})
+			if ffStatus == nil {
 				checkPlacement(t, st, j, ff)
 				if !d.Placed {
 					t.Errorf("seed %d: first fit places %d × %d chips of %v, Decide does not: %v", seed, j.Ranks, j.RankMilli, j.Kinds, d.Status)
@@ -199,12 +196,11 @@ func TestPropertyValidPlacements(t *testing.T) {
 			if err := st.Allocate(d.Placement.Ranks...); err != nil {
 				t.Fatal(err)
 			}
-			j.Placement = d.Placement
-			running = append(running, j)
+			running = append(running, bgGang{j, d.Placement})
 			placed++
 			if rng.IntN(3) == 0 {
 				i := rng.IntN(len(running))
-				if err := st.Release(running[i].Placement.Ranks...); err != nil {
+				if err := st.Release(running[i].p.Ranks...); err != nil {
 					t.Fatal(err)
 				}
 				running = slices.Delete(running, i, i+1)

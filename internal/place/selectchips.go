@@ -18,34 +18,51 @@ type selector struct {
 	t       *pool.Topology
 	info    *topoInfo
 	o       *option
-	r       *request
+	r       *gang
 	scratch *pool.State
 	undo    []pool.Claim
 	claims  []pool.Claim // one per rank, in selection order
 	takenIn map[pool.DomainID]int
 	kids    []kidFree
 	hostOK  func(pool.DomainID) bool
-	// balanced makes take split a rest that no child holds evenly over
-	// the fewest children that can each hold an equal share; spread makes
-	// it split such a rest into pieces as large as the children allow (no
-	// lone unit in some child when others can give more); evened records
-	// that either did.
-	balanced, spread, evened bool
-	spreadAt                 pool.DomainID // the candidate domain spread applies to
-	// span lets a unit larger than a rank span hosts inside a domain of
-	// topoInfo.spanLevel (a rack whose hosts talk as fast as chips inside
-	// one): such a domain gives its usable chips in whole units whatever
-	// host they are on (unitCap), and a take there completes its whole
-	// units per host with ranks from partly free hosts.
-	span bool
+	// strategy says how take splits a rest that no child holds; evened
+	// records that a split strategy did split one.
+	strategy strategy
+	evened   bool
+	spreadAt pool.DomainID // the candidate domain splitSpread applies to
 }
+
+// strategy is how a selection takes a rest of the gang that no single
+// child of a domain holds.
+type strategy int
+
+const (
+	// packTight spans as few children as it can: the child that fits the
+	// rest most tightly when one does, else the child with the most usable
+	// chips.
+	packTight strategy = iota
+	// splitEven splits the rest evenly over the fewest children that can
+	// each hold an equal share (takeEven).
+	splitEven
+	// splitSpread splits the rest, at the candidate domain spreadAt, into
+	// pieces as large as the children allow: no lone unit in some child
+	// when others can give more (takeSpread).
+	splitSpread
+	// splitSpreadSpan is splitSpread letting a unit larger than a rank
+	// span hosts inside a domain of topoInfo.spanLevel (a rack whose hosts
+	// talk as fast as chips inside one): such a domain gives its usable
+	// chips in whole units whatever host they are on (unitCap), and a take
+	// there completes its whole units per host with ranks from partly free
+	// hosts.
+	splitSpreadSpan
+)
 
 type kidFree struct {
 	d    pool.DomainID
 	free int
 }
 
-func newSelector(st *pool.State, info *topoInfo, o *option, r *request) *selector {
+func newSelector(st *pool.State, info *topoInfo, o *option, r *gang) *selector {
 	return &selector{st: st, t: st.Topology(), info: info, o: o, r: r}
 }
 
@@ -124,9 +141,10 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 		}
 	}
 	got := 0
-	if s.balanced {
+	switch {
+	case s.strategy == splitEven:
 		got = s.takeEven(start, n, unit)
-	} else if s.spread && d == s.spreadAt {
+	case (s.strategy == splitSpread || s.strategy == splitSpreadSpan) && d == s.spreadAt:
 		got = s.takeSpread(start, n, unit)
 	}
 	for got < n {
@@ -161,9 +179,10 @@ func (s *selector) take(d pool.DomainID, n, unit int) int {
 	return got
 }
 
-// spans reports whether a unit may span the hosts of d (see span).
+// spans reports whether a unit may span the hosts of d (see
+// splitSpreadSpan).
 func (s *selector) spans(d pool.DomainID) bool {
-	return s.span && s.info.spanLevel >= 0 && s.t.LevelOf(d) == s.info.spanLevel && s.r.unit > s.r.k
+	return s.strategy == splitSpreadSpan && s.info.spanLevel >= 0 && s.t.LevelOf(d) == s.info.spanLevel && s.r.unit > s.r.k
 }
 
 // takeEven takes n chips as an equal share from each of the fewest

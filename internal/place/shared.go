@@ -7,17 +7,16 @@ import (
 	"slices"
 
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // decideShared places ranks that hold a share of one chip (milli > 0) or
 // no chip at all (CPU-only ranks, opts nil). Shared chips are not modelled
 // by the communication estimator; the placement packs ranks into the
 // smallest domain that holds them, filling partly used chips first.
-func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sched.Job, opts []option) *Decision {
+func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *Request, opts []option) *Decision {
 	t := st.Topology()
 	if j.Ranks <= 0 {
-		return fail(d, sched.Unresolvable, ReasonBadShape, "a job needs at least one rank, got %d", j.Ranks)
+		return fail(d, Unresolvable, ReasonBadRankSize, "a job needs at least one rank, got %d", j.Ranks)
 	}
 	if j.RankMilli == 0 {
 		opts = []option{{name: "cpu"}}
@@ -25,7 +24,7 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sc
 	var firstDetail string
 	for i := range opts {
 		o := &opts[i]
-		sh := &sharer{st: st, t: t, o: o, j: j, taken: map[pool.ChipID]int{}}
+		sh := &sharer{st: st, t: t, o: o, j: j, taken: map[pool.ChipID]int{}, takenIn: map[pool.DomainID]int{}}
 		s := newSearch(t, j.Ranks, sh.usable)
 		s.run()
 		d.Visited += s.visits
@@ -43,7 +42,7 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sc
 			d.Kind, d.Family = o.name, o.family
 			d.Domain, d.Level = t.Path(dom), t.Levels[t.LevelOf(dom)].Name
 			d.Ratio, d.Score = 1, 1
-			pl := &sched.Placement{Ranks: cloneClaims(sh.claims)}
+			pl := &pool.Placement{Ranks: cloneClaims(sh.claims)}
 			pl.Kinds = append(pl.Kinds, o.kinds...)
 			for _, cl := range pl.Ranks {
 				for _, g := range cl.Grants {
@@ -69,25 +68,30 @@ func (p *Placer) decideShared(d *Decision, info *topoInfo, st *pool.State, j *sc
 	if j.RankMilli == 0 {
 		reason = ReasonShapeOrHost
 	}
-	return fail(d, sched.Unschedulable, reason, "%s", firstDetail)
+	return fail(d, Unschedulable, reason, "%s", firstDetail)
 }
 
 // sharer takes ranks of a shared chip (or of CPU alone) below a domain.
 type sharer struct {
-	st     *pool.State
-	t      *pool.Topology
-	o      *option
-	j      *sched.Job
-	taken  map[pool.ChipID]int // thousandths taken in this selection
-	claims []pool.Claim
+	st    *pool.State
+	t     *pool.Topology
+	o     *option
+	j     *Request
+	taken map[pool.ChipID]int // thousandths taken in this selection
+	// takenIn counts the ranks this selection put below each domain, so
+	// that usable (power budgets, CPU, memory) leaves them out.
+	takenIn map[pool.DomainID]int
+	claims  []pool.Claim
 }
 
 func (s *sharer) reset() {
 	clear(s.taken)
+	clear(s.takenIn)
 	s.claims = s.claims[:0]
 }
 
-// usable is an upper bound on the ranks that fit below d.
+// usable is an upper bound on the ranks that fit below d, less those the
+// selection already put there.
 func (s *sharer) usable(d pool.DomainID) int {
 	j, st := s.j, s.st
 	r := math.MaxInt32
@@ -103,12 +107,18 @@ func (s *sharer) usable(d pool.DomainID) int {
 	if j.MemoryMiB > 0 {
 		r = min(r, int(st.FreeMemory(d)/j.MemoryMiB))
 	}
-	return r
+	return max(r-s.takenIn[d], 0)
 }
 
+// take takes up to n ranks below d, within every domain's usable ranks,
+// and returns how many it took.
 func (s *sharer) take(d pool.DomainID, n int) int {
 	if s.t.HostOf(d) == d {
-		return s.takeHost(d, n)
+		got := s.takeHost(d, min(n, s.usable(d)))
+		for a := d; a != pool.NoDomain && got > 0; a = s.t.Parent(a) {
+			s.takenIn[a] += got
+		}
+		return got
 	}
 	var kids []kidFree
 	for _, c := range s.t.Children(d) {
@@ -128,7 +138,7 @@ func (s *sharer) take(d pool.DomainID, n int) int {
 		if got >= n {
 			break
 		}
-		got += s.take(k.d, n-got)
+		got += s.take(k.d, min(n-got, s.usable(k.d)))
 	}
 	return got
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // variants scores every selection evaluate tries for j in dom: plain,
@@ -19,7 +18,7 @@ import (
 // when dom's children may be spanned. lb is the lower bound of j. A
 // variant that gives up (same chips as another, or nothing to split) is
 // absent.
-func variants(t *testing.T, pl *Placer, st *pool.State, j *sched.Job, dom pool.DomainID, lb float64, hostOK func(pool.DomainID) bool) map[string]*evalResult {
+func variants(t *testing.T, pl *Placer, st *pool.State, j *Request, dom pool.DomainID, lb float64, hostOK func(pool.DomainID) bool) map[string]*evalResult {
 	t.Helper()
 	topo := st.Topology()
 	sel := testSelector(t, pl, st, j)
@@ -34,34 +33,30 @@ func variants(t *testing.T, pl *Placer, st *pool.State, j *sched.Job, dom pool.D
 			out[name] = er
 		}
 	}
-	plain, ok := pl.evaluateOnce(sel, est, dom, lb, pl.opts.FragWeight, dem)
+	sc := scoring{lb: lb, lambda: pl.opts.FragWeight, dem: dem}
+	plain, ok := pl.evaluateOnce(sel, packTight, est, dom, sc)
 	keep("plain", plain, ok)
-	sel.balanced = true
-	even, ok := pl.evaluateOnce(sel, est, dom, lb, pl.opts.FragWeight, dem, plain.chips)
-	sel.balanced = false
+	even, ok := pl.evaluateOnce(sel, splitEven, est, dom, sc, plain.chips)
 	keep("even", even, ok)
 	if sel.spreadable(dom) {
-		sel.spread, sel.spreadAt = true, dom
-		spread, ok := pl.evaluateOnce(sel, est, dom, lb, pl.opts.FragWeight, dem, plain.chips)
+		sel.spreadAt = dom
+		spread, ok := pl.evaluateOnce(sel, splitSpread, est, dom, sc, plain.chips)
 		keep("spread", spread, ok)
 		if sel.r.unit > sel.r.k && info.spanLevel == topo.LevelOf(dom)+1 {
-			sel.span = true
-			span, ok := pl.evaluateOnce(sel, est, dom, lb, pl.opts.FragWeight, dem, plain.chips)
-			sel.span = false
+			span, ok := pl.evaluateOnce(sel, splitSpreadSpan, est, dom, sc, plain.chips)
 			keep("span", span, ok)
 		}
-		sel.spread = false
 	}
 	return out
 }
 
 // testSelector is the selector of j's first accepted kind in st.
-func testSelector(t *testing.T, pl *Placer, st *pool.State, j *sched.Job) *selector {
+func testSelector(t *testing.T, pl *Placer, st *pool.State, j *Request) *selector {
 	t.Helper()
 	topo := st.Topology()
-	single, _ := options(topo, j, acceptedKinds(topo, j))
+	single, _ := options(topo, j, AcceptedKinds(topo, j))
 	o := &single[0]
-	r, err := newRequest(j, o.hbm)
+	r, err := newGang(j, o.hbm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +105,7 @@ func TestSpanHostsInRack(t *testing.T) {
 	if info := pl.info(topo); info.spanLevel != 1 {
 		t.Fatalf("span level %d, want 1 (rack)", info.spanLevel)
 	}
-	j := &sched.Job{ID: "tp8", Ranks: 128, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 16}}
+	j := &Request{ID: "tp8", Ranks: 128, RankMilli: 1000, Plan: job.Parallelism{Tensor: 8, Data: 16}}
 	d := pl.Decide(j, st, Env{})
 	if !d.Placed {
 		t.Fatal(d.Status)
@@ -161,7 +156,7 @@ func TestSpanHostsInRack(t *testing.T) {
 	}
 
 	t.Run("8-chip ranks", func(t *testing.T) {
-		j := &sched.Job{ID: "whole", Ranks: 12, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8}}
+		j := &Request{ID: "whole", Ranks: 12, RankMilli: 8000, Plan: job.Parallelism{Tensor: 8}}
 		d := pl.Decide(j, st, Env{})
 		if !d.Placed {
 			t.Fatal(d.Status)
@@ -176,20 +171,18 @@ func TestSpanHostsInRack(t *testing.T) {
 		}
 		// Even forced on, span changes no selection of 8-chip ranks.
 		sel := testSelector(t, pl, st, j)
-		for _, spread := range []bool{false, true} {
-			sel.spread, sel.spreadAt = spread, 0
-			var got [2][]pool.ChipID
-			for i, span := range []bool{false, true} {
-				sel.span = span
-				sel.reset()
-				if n := sel.selectAll(0, 96); n != 96 {
-					t.Fatalf("spread %v, span %v: took %d of 96 chips", spread, span, n)
-				}
-				got[i] = sel.chips()
+		sel.spreadAt = 0
+		var got [2][]pool.ChipID
+		for i, strat := range []strategy{splitSpread, splitSpreadSpan} {
+			sel.reset()
+			sel.strategy = strat
+			if n := sel.selectAll(0, 96); n != 96 {
+				t.Fatalf("strategy %d: took %d of 96 chips", strat, n)
 			}
-			if !slices.Equal(got[0], got[1]) {
-				t.Errorf("spread %v: span changes the selection of 8-chip ranks", spread)
-			}
+			got[i] = sel.chips()
+		}
+		if !slices.Equal(got[0], got[1]) {
+			t.Errorf("spanning hosts changes the spread selection of 8-chip ranks")
 		}
 	})
 }
@@ -254,9 +247,7 @@ func TestPropertySpanSelection(t *testing.T) {
 		topo := spanPool(t, rng)
 		st := pool.NewState(topo)
 		pl := New(Options{})
-		if _, err := Fill(st, pl, 0.3+rng.Float64()*0.5, rng); err != nil {
-			t.Fatal(err)
-		}
+		testFill(st, pl, 0.3+rng.Float64()*0.5, rng)
 		banned := topo.Hosts()[rng.IntN(len(topo.Hosts()))]
 		hostOK := func(h pool.DomainID) bool { return h != banned }
 		for range 20 {
@@ -265,13 +256,13 @@ func TestPropertySpanSelection(t *testing.T) {
 			if tp <= k {
 				tp = 8
 			}
-			j := &sched.Job{ID: fmt.Sprint(rng.Uint32()), RankMilli: k * pool.Full, Ranks: (1 + rng.IntN(8)) * tp / k,
+			j := &Request{ID: fmt.Sprint(rng.Uint32()), RankMilli: k * pool.Full, Ranks: (1 + rng.IntN(8)) * tp / k,
 				CPUMilli: int64(rng.IntN(3)) * 4000, Plan: job.Parallelism{Tensor: tp}}
 			for name, er := range variants(t, pl, st, j, 0, 1, hostOK) {
 				if name == "span" {
 					spans++
 				}
-				checkPlacement(t, st, j, &sched.Placement{Ranks: er.claims})
+				checkPlacement(t, st, j, &pool.Placement{Ranks: er.claims})
 				for _, cl := range er.claims {
 					if cl.Host == banned {
 						t.Fatalf("seed %d, %s: rank on filtered host %s", seed, name, topo.Path(cl.Host))

@@ -55,12 +55,9 @@ func (j *Job) WholeChips() (int, bool) {
 // TotalMilli is the chip thousandths of the whole gang.
 func (j *Job) TotalMilli() int64 { return int64(j.Ranks) * int64(j.RankMilli) }
 
-// Placement is where every rank of a job runs: one claim per rank, in rank
-// order, all of one kind unless the job allows mixing families.
-type Placement struct {
-	Kinds []pool.KindID
-	Ranks []pool.Claim
-}
+// Placement is where every rank of a job runs (see pool.Placement). The
+// alias keeps sched's callers compiling while placement moves to pool.
+type Placement = pool.Placement
 
 // Snapshot is the input of one scheduling cycle. Schedule treats it as
 // read-only.

@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/qunhq/qun/internal/job"
@@ -128,8 +127,8 @@ func placeByHost(cs *sched.CycleState, j *sched.Job, st *pool.State, maxHosts in
 
 // pickHost chooses a host for one rank and its chips; why says why none.
 func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.KindID, maxHosts int) (pool.Claim, pool.KindID, string) {
-	scores := cs.Profile.Scores
-	if len(scores) == 0 {
+	scored := cs.HasHostScores()
+	if !scored {
 		maxHosts = 1
 	}
 	var tl tally
@@ -142,16 +141,14 @@ func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.K
 				return true
 			}
 			checked++
-			for _, f := range cs.Profile.Filters {
-				if s := f.FilterHost(cs, j, st, h); !s.IsSuccess() {
-					tl.add(s.Plugin, s.Reason)
-					return true
-				}
+			if s := cs.FilterHost(j, st, h); !s.IsSuccess() {
+				tl.add(s.Plugin, s.Reason)
+				return true
 			}
 			feasible++
 			sc := 0.0
-			for _, ws := range scores {
-				sc += ws.Weight * ws.Plugin.ScoreHost(cs, j, st, h)
+			if scored {
+				sc = cs.ScoreHost(j, st, h)
 			}
 			if best == pool.NoDomain || sc > bestScore {
 				best, bestScore = h, sc
@@ -165,7 +162,7 @@ func pickHost(cs *sched.CycleState, j *sched.Job, st *pool.State, kinds []pool.K
 			}
 			return pool.Claim{}, 0, fmt.Sprintf("%d hosts with room rejected: %s", checked, tl)
 		}
-		if cl, k, ok := selectOn(st, j, kinds, best); ok {
+		if cl, k, ok := selectOn(st, j, kinds, best); ok && powerFits(st, cl) {
 			return cl, k, ""
 		}
 		excluded[best] = true
@@ -254,9 +251,29 @@ func walkRoom(st *pool.State, d pool.DomainID, j *sched.Job, kinds []pool.KindID
 	return true
 }
 
-// sortedKinds returns kinds by most free chips first (ties in pool order).
-func sortedKinds(st *pool.State, kinds []pool.KindID) []pool.KindID {
-	out := append([]pool.KindID(nil), kinds...)
-	sort.SliceStable(out, func(a, b int) bool { return st.FreeChipsOfKind(0, out[a]) > st.FreeChipsOfKind(0, out[b]) })
-	return out
+// powerFits reports whether claim cl stays within the power budgets of its
+// host and the domains above it, without allocating (pickHost runs per
+// rank); within a milliwatt of a budget it asks CanAllocate.
+func powerFits(st *pool.State, cl pool.Claim) bool {
+	t := st.Topology()
+	if !t.HasPowerBudgets() {
+		return true
+	}
+	w := 0.0
+	for _, g := range cl.Grants {
+		w += t.Kinds[t.ChipKind(g.Chip)].PowerW * float64(g.Milli) / pool.Full
+	}
+	for d := cl.Host; d != pool.NoDomain; d = t.Parent(d) {
+		b := t.PowerBudgetW(d)
+		if b <= 0 {
+			continue
+		}
+		switch use := st.CommittedPowerW(d) + w; {
+		case use > b+1e-3:
+			return false
+		case use > b-1e-3:
+			return st.CanAllocate(cl) == nil
+		}
+	}
+	return true
 }

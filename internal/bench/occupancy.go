@@ -1,12 +1,18 @@
-package place
+package bench
 
 import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
+
+// Gang is a background gang and where it runs.
+type Gang struct {
+	Request   *place.Request
+	Placement *pool.Placement
+}
 
 // FillRounds is how many fill-and-release rounds Fill runs.
 const FillRounds = 4
@@ -14,7 +20,7 @@ const FillRounds = 4
 // Fill occupies st to about target (the share of whole chips in use, 0 to
 // 0.98) with the default background mix, each gang placed by pl: see
 // FillWith.
-func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.Job, error) {
+func Fill(st *pool.State, pl *place.Placer, target float64, rng *rand.Rand) ([]Gang, error) {
 	mix, err := NewBackgroundMix(DefaultMultiHostShare)
 	if err != nil {
 		return nil, err
@@ -23,14 +29,14 @@ func Fill(st *pool.State, pl *Placer, target float64, rng *rand.Rand) ([]*sched.
 }
 
 // FillWith occupies st to about target (the share of whole chips in use, 0
-// to 0.98) with gangs drawn from mix, each placed by place and allocated.
+// to 0.98) with gangs drawn from mix, each placed by placeFn and allocated.
 // To leave the holes that departures leave in a real pool, it fills to 15
 // points beyond the target and releases random gangs down to 15 points
 // below it, FillRounds times (a pool in steady state has seen many gangs
 // come and go), the last time down to the target, and tops up with gangs
 // of at most one host. It returns the gangs left running, with their
 // placements.
-func FillWith(st *pool.State, place PlaceFunc, mix *BackgroundMix, target float64, rng *rand.Rand) ([]*sched.Job, error) {
+func FillWith(st *pool.State, placeFn PlaceFunc, mix *BackgroundMix, target float64, rng *rand.Rand) ([]Gang, error) {
 	if target < 0 || target > 0.98 {
 		return nil, fmt.Errorf("occupancy %g is out of range (0 to 0.98)", target)
 	}
@@ -38,21 +44,20 @@ func FillWith(st *pool.State, place PlaceFunc, mix *BackgroundMix, target float6
 	total := float64(t.NumChips())
 	used := func() float64 { return 1 - float64(st.FreeChips(0))/total }
 	hostChips := t.Size(t.Hosts()[0])
-	var running []*sched.Job
+	var running []Gang
 	seq := 0
 	add := func(maxChips int) bool {
 		j := mix.job(mix.draw(rng, maxChips), hostChips, t.NumChips())
 		seq++
 		j.ID = fmt.Sprintf("fill-%d", seq)
-		p := place(j, st)
+		p := placeFn(j, st)
 		if p == nil {
 			return false
 		}
 		if err := st.Allocate(p.Ranks...); err != nil {
 			return false
 		}
-		j.Placement = p
-		running = append(running, j)
+		running = append(running, Gang{Request: j, Placement: p})
 		return true
 	}
 	release := func(to float64) error {
@@ -60,7 +65,7 @@ func FillWith(st *pool.State, place PlaceFunc, mix *BackgroundMix, target float6
 			i := rng.IntN(len(running))
 			j := running[i]
 			if err := st.Release(j.Placement.Ranks...); err != nil {
-				return fmt.Errorf("release %s: %w", j.ID, err)
+				return fmt.Errorf("release %s: %w", j.Request.ID, err)
 			}
 			running[i] = running[len(running)-1]
 			running = running[:len(running)-1]

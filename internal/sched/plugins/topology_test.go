@@ -1,4 +1,4 @@
-package place_test
+package plugins_test
 
 import (
 	"math/rand/v2"
@@ -27,7 +27,7 @@ place: {name: topology, args: {fragWeight: 0.1}}
 	if prof.Place.Name() != place.Name {
 		t.Fatalf("place plugin %q", prof.Place.Name())
 	}
-	topo, err := pool.LoadFile("../../examples/pools/dgx-h100-superpod.yaml")
+	topo, err := pool.LoadFile("../../../examples/pools/dgx-h100-superpod.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,13 +55,24 @@ place: {name: topology, args: {fragWeight: 0.1}}
 	}
 }
 
-func TestFactoryArgs(t *testing.T) {
-	if _, err := place.Factory(map[string]any{"fragWeight": 0.2, "maxEvalChips": 1000}); err != nil {
+func TestTopologyArgs(t *testing.T) {
+	reg := plugins.Default()
+	if _, err := reg.Build(place.Name, map[string]any{"fragWeight": 0.2, "maxEvalChips": 1000}); err != nil {
 		t.Error(err)
 	}
 	for _, args := range []map[string]any{{"nope": 1}, {"fragWeight": "x"}, {"fragWeight": -1.0}} {
-		if _, err := place.Factory(args); err == nil {
+		if _, err := reg.Build(place.Name, args); err == nil {
 			t.Errorf("args %v accepted", args)
+		}
+	}
+}
+
+// TestPlaceCodesMatchSched: the adapter converts place's status codes to
+// the scheduler's by value.
+func TestPlaceCodesMatchSched(t *testing.T) {
+	for _, c := range []place.Code{place.Unschedulable, place.Unresolvable} {
+		if got := sched.Code(c).String(); got != c.String() {
+			t.Errorf("place code %d is %q, sched reads %q", c, c, got)
 		}
 	}
 }

@@ -1,12 +1,12 @@
-package place
+package bench
 
 import (
 	"fmt"
 	"math/rand/v2"
 
 	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // openbChips is the number of GPUs requested by pods of each size in the
@@ -106,8 +106,8 @@ func (m *BackgroundMix) draw(rng *rand.Rand, maxChips int) int {
 // job makes a background gang of about n chips on hosts of hostChips: one
 // rank of n chips below a host (a pod that takes n devices of one node),
 // else ranks of a whole host each, at most a quarter of the pool's hosts.
-func (m *BackgroundMix) job(n, hostChips, poolChips int) *sched.Job {
-	j := &sched.Job{Queue: "fill", Volumes: job.Communication{DataBytes: 1e8, TensorBytes: 1e7}}
+func (m *BackgroundMix) job(n, hostChips, poolChips int) *place.Request {
+	j := &place.Request{Volumes: job.Communication{DataBytes: 1e8, TensorBytes: 1e7}}
 	if n < hostChips {
 		j.RankMilli, j.Ranks = n*pool.Full, 1
 		return j
@@ -126,8 +126,8 @@ const (
 	// BackgroundTopology: the topology-aware placer placed the background
 	// (a pool run by Qun).
 	BackgroundTopology Background = "topology"
-	// BackgroundFirstFit: FirstFit placed it (a pool run by a
-	// topology-oblivious scheduler).
+	// BackgroundFirstFit: place.FirstFit over the whole pool placed it (a
+	// pool run by a topology-oblivious scheduler).
 	BackgroundFirstFit Background = "firstfit"
 	// BackgroundOwn: each placement is measured on the background its own
 	// scheduler left: the topology-aware placement on the topology
@@ -140,23 +140,21 @@ var Backgrounds = []Background{BackgroundOwn, BackgroundTopology, BackgroundFirs
 
 // PlaceFunc places a background gang on st without changing st, or
 // returns nil when it does not fit.
-type PlaceFunc func(j *sched.Job, st *pool.State) *sched.Placement
+type PlaceFunc func(r *place.Request, st *pool.State) *pool.Placement
 
 // TopologyPlace places with pl.
-func TopologyPlace(pl *Placer) PlaceFunc {
-	return func(j *sched.Job, st *pool.State) *sched.Placement {
-		if d := pl.Decide(j, st, Env{}); d.Placed {
+func TopologyPlace(pl *place.Placer) PlaceFunc {
+	return func(r *place.Request, st *pool.State) *pool.Placement {
+		if d := pl.Decide(r, st, place.Env{}); d.Placed {
 			return d.Placement
 		}
 		return nil
 	}
 }
 
-// FirstFitPlace places with FirstFit.
-func FirstFitPlace(j *sched.Job, st *pool.State) *sched.Placement {
-	p, err := FirstFit(st, j)
-	if err != nil {
-		return nil
-	}
+// FirstFitPlace places with place.FirstFit over the whole pool (the
+// topology-oblivious baseline).
+func FirstFitPlace(r *place.Request, st *pool.State) *pool.Placement {
+	p, _ := place.FirstFit(st, r, place.FirstFitOptions{Scope: place.ScopePool})
 	return p
 }

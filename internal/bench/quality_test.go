@@ -1,7 +1,9 @@
-package place
+package bench
 
 import (
 	"testing"
+
+	"github.com/qunhq/qun/internal/place"
 )
 
 // TestQualityTargets runs a small placement-quality benchmark on the DGX
@@ -11,7 +13,7 @@ import (
 // (The full table, on more pools, is `qun bench place`.)
 func TestQualityTargets(t *testing.T) {
 	topo := loadPool(t, "dgx-h100-superpod")
-	rows, err := Quality(topo, New(Options{}), QualityConfig{Fills: 3, JobsPerFill: 20, Seed: 1})
+	rows, err := Quality(topo, place.New(place.Options{}), QualityConfig{Fills: 3, JobsPerFill: 20, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestQualityTargets(t *testing.T) {
 func TestQualityBackgrounds(t *testing.T) {
 	topo := loadPool(t, "dgx-h100-superpod")
 	bgs := []Background{BackgroundTopology, BackgroundFirstFit, BackgroundOwn}
-	rows, err := Quality(topo, New(Options{}), QualityConfig{Occupancies: []float64{0.9}, Backgrounds: bgs, Fills: 2, JobsPerFill: 10, Seed: 2})
+	rows, err := Quality(topo, place.New(place.Options{}), QualityConfig{Occupancies: []float64{0.9}, Backgrounds: bgs, Fills: 2, JobsPerFill: 10, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestQualityBackgrounds(t *testing.T) {
 			t.Errorf("%s: %d placed + %d unplaced, want the same 20 gangs", r.Background, r.Jobs, r.Unplaced)
 		}
 	}
-	if _, err := Quality(topo, New(Options{}), QualityConfig{Backgrounds: []Background{"slurm"}}); err == nil {
+	if _, err := Quality(topo, place.New(place.Options{}), QualityConfig{Backgrounds: []Background{"slurm"}}); err == nil {
 		t.Error("unknown background accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package place
+package bench
 
 import (
 	"encoding/csv"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 const openbPods = "../../../shared/traces/alibaba-gpu-v2023/csv/openb_pod_list_default.csv"
@@ -94,25 +94,25 @@ func TestFillFollowsMix(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := mix.Shares()
-	for name, place := range map[Background]PlaceFunc{
-		BackgroundTopology: TopologyPlace(New(Options{})),
+	for name, placeFn := range map[Background]PlaceFunc{
+		BackgroundTopology: TopologyPlace(place.New(place.Options{})),
 		BackgroundFirstFit: FirstFitPlace,
 	} {
 		got := map[int]float64{}
 		used := 0.0
 		for seed := range 4 {
 			st := pool.NewState(topo)
-			running, err := FillWith(st, place, mix, 0.6, rand.New(rand.NewPCG(uint64(seed), 3)))
+			running, err := FillWith(st, placeFn, mix, 0.6, rand.New(rand.NewPCG(uint64(seed), 3)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if occ := 1 - float64(st.FreeChips(0))/float64(topo.NumChips()); math.Abs(occ-0.6) > 0.01 {
 				t.Errorf("%s seed %d: occupancy %.3f, want 0.6", name, seed, occ)
 			}
-			for _, j := range running {
-				k, _ := j.WholeChips()
-				got[k*j.Ranks] += float64(k * j.Ranks)
-				used += float64(k * j.Ranks)
+			for _, g := range running {
+				k, _ := g.Request.WholeChips()
+				got[k*g.Request.Ranks] += float64(k * g.Request.Ranks)
+				used += float64(k * g.Request.Ranks)
 			}
 		}
 		for n, w := range want {
@@ -124,30 +124,11 @@ func TestFillFollowsMix(t *testing.T) {
 	}
 }
 
-// TestFirstFitIsOblivious: first fit takes hosts in topology order and
-// their free chips in chip order, ranks in the order taken, even when that
-// splits tensor groups over partly used hosts.
-func TestFirstFitIsOblivious(t *testing.T) {
-	topo := loadPool(t, "dgx-h100-superpod")
-	st := pool.NewState(topo)
-	take(t, st, "su0/dgx0", 4)
-	take(t, st, "su0/dgx1", 2)
-	ff, err := FirstFit(st, &sched.Job{ID: "g", Ranks: 16, RankMilli: pool.Full})
+func loadPool(t testing.TB, name string) *pool.Topology {
+	t.Helper()
+	topo, err := LoadPool("../../examples/pools/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []pool.ChipID
-	for _, h := range []struct {
-		name     string
-		from, to int
-	}{{"su0/dgx0", 4, 8}, {"su0/dgx1", 2, 8}, {"su0/dgx2", 0, 6}} {
-		d, _ := topo.HostByName(h.name)
-		lo, _ := topo.ChipRange(d)
-		for i := h.from; i < h.to; i++ {
-			want = append(want, lo+pool.ChipID(i))
-		}
-	}
-	if diff := cmp.Diff(want, PlacementChips(ff)); diff != "" {
-		t.Errorf("first-fit chips in rank order (-want +got):\n%s", diff)
-	}
+	return topo
 }

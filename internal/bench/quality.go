@@ -1,4 +1,4 @@
-package place
+package bench
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 
 	"github.com/qunhq/qun/internal/comm"
 	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // QualityConfig configures the placement-quality benchmark.
@@ -87,17 +87,17 @@ type rowAcc struct {
 	ffWithin                          int
 }
 
-func (a *rowAcc) add(d *Decision, ff *sched.Placement, ffErr error, ms float64, est *comm.Estimator) {
+func (a *rowAcc) add(d *place.Decision, ff *pool.Placement, ms float64, est *comm.Estimator) {
 	if ms >= 0 {
 		a.times = append(a.times, ms)
 	}
-	if !d.Placed || ffErr != nil {
+	if !d.Placed || ff == nil {
 		a.row.Unplaced++
 		return
 	}
-	ffSec := est.EstimateStep(toInt32(PlacementChips(ff)), d.Plan, d.Volumes).Seconds
+	ffSec := est.EstimateStep(toInt32(ff.Chips()), d.Plan, d.Volumes).Seconds
 	a.ratios = append(a.ratios, d.Ratio)
-	ffRatio := ratio(ffSec, d.LowerBound.Seconds)
+	ffRatio := place.Ratio(ffSec, d.LowerBound.Seconds)
 	a.ffRatios = append(a.ffRatios, ffRatio)
 	if ffRatio <= 1.10 {
 		a.ffWithin++
@@ -133,14 +133,14 @@ func (a *rowAcc) finish() QualityRow {
 
 // Quality runs the placement-quality benchmark on t. For every occupancy
 // it makes Fills seeded backgrounds with FillWith: one placed by pl (when a
-// requested background needs it) and one by FirstFit (likewise), from the
+// requested background needs it) and one by FirstFitPlace (likewise), from the
 // same seed. On each it places the same JobsPerFill generated gangs (see
 // BenchGang; a gang larger than the free chips of either background is
-// halved until it fits) with pl and with FirstFit, without committing
+// halved until it fits) with pl and with FirstFitPlace, without committing
 // them, and compares the two on the background each row asks for: the
 // topology background, the first-fit background, or each placement on the
 // background of its own scheduler (BackgroundOwn).
-func Quality(t *pool.Topology, pl *Placer, cfg QualityConfig) ([]QualityRow, error) {
+func Quality(t *pool.Topology, pl *place.Placer, cfg QualityConfig) ([]QualityRow, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -177,15 +177,15 @@ func Quality(t *pool.Topology, pl *Placer, cfg QualityConfig) ([]QualityRow, err
 					continue
 				}
 				j.ID = fmt.Sprintf("gang-%d-%d", f, i)
-				decide := func(st *pool.State) (*Decision, float64) {
+				decide := func(st *pool.State) (*place.Decision, float64) {
 					if cfg.Clock == nil {
-						return pl.Decide(j, st, Env{}), -1
+						return pl.Decide(j, st, place.Env{}), -1
 					}
 					t0 := cfg.Clock()
-					d := pl.Decide(j, st, Env{})
+					d := pl.Decide(j, st, place.Env{})
 					return d, float64(cfg.Clock().Sub(t0)) / float64(time.Millisecond)
 				}
-				var dTopo *Decision
+				var dTopo *place.Decision
 				var msTopo float64
 				if stTopo != nil {
 					dTopo, msTopo = decide(stTopo)
@@ -193,15 +193,12 @@ func Quality(t *pool.Topology, pl *Placer, cfg QualityConfig) ([]QualityRow, err
 				for _, b := range cfg.Backgrounds {
 					switch b {
 					case BackgroundTopology:
-						ff, err := FirstFit(stTopo, j)
-						accs[b].add(dTopo, ff, err, msTopo, est)
+						accs[b].add(dTopo, FirstFitPlace(j, stTopo), msTopo, est)
 					case BackgroundFirstFit:
 						d, ms := decide(stFF)
-						ff, err := FirstFit(stFF, j)
-						accs[b].add(d, ff, err, ms, est)
+						accs[b].add(d, FirstFitPlace(j, stFF), ms, est)
 					case BackgroundOwn:
-						ff, err := FirstFit(stFF, j)
-						accs[b].add(dTopo, ff, err, msTopo, est)
+						accs[b].add(dTopo, FirstFitPlace(j, stFF), msTopo, est)
 					}
 				}
 			}
@@ -232,9 +229,9 @@ func fewestFree(a, b *pool.State) *pool.State {
 // pipeline parallelism 2 to 8 for a third of the gangs of 64 chips or more,
 // expert parallelism 8 for a fifth of those with data parallelism of 8 or
 // more, and one rank per chip, or per tensor group for a third of them.
-// Volumes are the defaults of DefaultVolumes. It returns nil when fewer
+// Volumes are the defaults of place.DefaultVolumes. It returns nil when fewer
 // than 8 chips are free.
-func BenchGang(rng *rand.Rand, t *pool.Topology, st *pool.State) *sched.Job {
+func BenchGang(rng *rand.Rand, t *pool.Topology, st *pool.State) *place.Request {
 	maxExp := 13
 	for maxExp > 3 && 1<<maxExp > t.NumChips() {
 		maxExp--
@@ -256,7 +253,7 @@ func BenchGang(rng *rand.Rand, t *pool.Topology, st *pool.State) *sched.Job {
 	if p.Data >= 8 && rng.IntN(5) == 0 {
 		p.Expert = 8
 	}
-	j := &sched.Job{Queue: "bench", Plan: p, RankMilli: pool.Full, Ranks: n}
+	j := &place.Request{Plan: p, RankMilli: pool.Full, Ranks: n}
 	if rng.IntN(3) == 0 {
 		j.RankMilli, j.Ranks = tp*pool.Full, n/tp
 	}

@@ -1,0 +1,222 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/pool"
+	"github.com/qunhq/qun/internal/sched/plugins"
+	"github.com/qunhq/qun/internal/server"
+	"github.com/qunhq/qun/internal/server/fakeagent"
+)
+
+// apiPoolYAML is the pool of the API benchmark: four 8-chip nodes.
+const apiPoolYAML = `apiVersion: qun/v1
+kind: Pool
+name: bench-four-nodes
+levels:
+  - {name: cluster, bandwidthGBps: 50, latencyUs: 5}
+  - {name: node, host: true, bandwidthGBps: 450, latencyUs: 1}
+templates:
+  box:
+    level: node
+    cpuMilli: 64000
+    memoryMiB: 524288
+    chips: {kind: H100, count: 8}
+root:
+  name: lab
+  level: cluster
+  children:
+    - {template: box, count: 4, name: "n{i}"}
+`
+
+// APIResult is the API benchmark's figures (what `qun bench api -o json`
+// prints).
+type APIResult struct {
+	Cores              int       `json:"cores"`
+	Submissions        int       `json:"submissions"`
+	Clients            int       `json:"clients"`
+	SubmissionsPerSec  float64   `json:"submissions_per_sec"`
+	SubmitP50Ms        float64   `json:"submit_p50_ms"`
+	SubmitP99Ms        float64   `json:"submit_p99_ms"`
+	Gang32Runs         int       `json:"gang32_runs"`
+	Gang32SubmitToRun  float64   `json:"gang32_submit_to_running_ms"` // p50
+	Gang32AllMs        []float64 `json:"gang32_all_ms"`
+	Agents             int       `json:"agents"`
+	AgentHeartbeatMs   float64   `json:"agent_heartbeat_ms"`
+	DurableFsyncCommit bool      `json:"durable_fsync_commit"`
+}
+
+// benchServer is an in-process server with four fake agents.
+type benchServer struct {
+	c      *api.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+	wg     sync.WaitGroup
+	dir    string
+}
+
+func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, error) {
+	topo, err := pool.Load("bench-pool.yaml", []byte(apiPoolYAML), pool.DefaultCatalog())
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "qun-bench-api-")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := server.New(server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: dir,
+		Heartbeat: beat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	b := &benchServer{cancel: cancel, done: make(chan struct{}), dir: dir}
+	go func() {
+		defer close(b.done)
+		srv.Serve(ctx, ln)
+	}()
+	b.c, _ = api.NewClient(ln.Addr().String())
+	for i := range 4 {
+		a := &fakeagent.Agent{Client: b.c, Name: fmt.Sprintf("n%d", i), BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); a.Run(ctx) }()
+	}
+	return b, nil
+}
+
+func (b *benchServer) stop() {
+	b.cancel()
+	b.wg.Wait()
+	<-b.done
+	os.RemoveAll(b.dir)
+}
+
+// API runs the API benchmark: an in-process server on 127.0.0.1 with a
+// temporary data directory and four in-process fake agents (8 chips each)
+// heartbeating every beat; n job submissions from clients concurrent
+// clients, each acknowledged only once on disk; then runs times, on a
+// fresh server, the time from submitting a 32-rank job to seeing it
+// running.
+func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIResult, error) {
+	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
+		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
+	}
+	res := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
+		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true}
+
+	b, err := startBenchServer(ctx, beat)
+	if err != nil {
+		return nil, err
+	}
+	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
+	var next atomic.Int64
+	lat := make([]time.Duration, n)
+	errc := make(chan error, clients)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if _, err := b.c.SubmitJob(ctx, one); err != nil {
+					errc <- err
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.stop()
+	select {
+	case err := <-errc:
+		return nil, fmt.Errorf("submission: %w", err)
+	default:
+	}
+	res.SubmissionsPerSec = float64(n) / elapsed.Seconds()
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	res.SubmitP50Ms = ms(lat[n/2])
+	res.SubmitP99Ms = ms(lat[min(n-1, n*99/100)])
+
+	b, err = startBenchServer(ctx, beat)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	if err := waitNodes(ctx, b.c, 4); err != nil {
+		return nil, err
+	}
+	gang := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"gang32","ranks":32,"chipsPerRank":1,"command":["sleep","3600"]}`)
+	for range runs {
+		t0 := time.Now()
+		j, err := b.c.SubmitJob(ctx, gang)
+		if err != nil {
+			return nil, err
+		}
+		if err := waitState(ctx, b.c, j.ID, func(s api.JobState) bool { return s == api.JobRunning }); err != nil {
+			return nil, err
+		}
+		res.Gang32AllMs = append(res.Gang32AllMs, ms(time.Since(t0)))
+		if _, err := b.c.CancelJob(ctx, j.ID); err != nil {
+			return nil, err
+		}
+		if err := waitState(ctx, b.c, j.ID, api.JobState.Terminal); err != nil {
+			return nil, err
+		}
+	}
+	sorted := append([]float64(nil), res.Gang32AllMs...)
+	sort.Float64s(sorted)
+	res.Gang32SubmitToRun = sorted[len(sorted)/2]
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func waitNodes(ctx context.Context, c *api.Client, want int) error {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		l, err := c.ListNodes(ctx)
+		if err == nil && len(l.Nodes) == want {
+			return nil
+		}
+	}
+	return errors.New("the fake agents did not register within 10s")
+}
+
+func waitState(ctx context.Context, c *api.Client, id string, ok func(api.JobState) bool) error {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		j, err := c.GetJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ok(j.State) {
+			return nil
+		}
+	}
+	return fmt.Errorf("job %s did not reach the wanted state within 30s", id)
+}
