@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/state"
@@ -80,7 +81,7 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	}
 	snap := &sched.Snapshot{Pool: st, Queues: s.cfg.Queues}
 	for _, j := range s.active {
-		if j.State == api.JobPending {
+		if j.LC.Schedulable() {
 			snap.Pending = append(snap.Pending, j.sj)
 		}
 	}
@@ -88,14 +89,13 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	for _, j := range s.placed {
 		sj := *j.sj
 		sj.Placement = &sched.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
-		sj.Started = j.SubmittedAt
-		if j.StartedAt != nil {
-			sj.Started = *j.StartedAt
-		}
-		if j.State == api.JobStopping {
+		sj.Started = j.LC.PlacedAt
+		if j.LC.Evicting() {
 			sj.Evicting, sj.EvictAt = true, now
-			if j.EvictAt != nil {
-				sj.EvictAt = *j.EvictAt
+			for _, t := range []time.Time{j.LC.EvictAt, j.LC.RestartAt} {
+				if t.After(sj.EvictAt) {
+					sj.EvictAt = t
+				}
 			}
 		}
 		snap.Running = append(snap.Running, &sj)
@@ -172,15 +172,12 @@ func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 	}
 	for _, e := range plan.Evict {
 		j := s.placed[e.JobID]
-		at := now.Add(e.Grace)
-		s.stopJob(j, api.JobPending, fmt.Sprintf("preempted by %s (%s)", e.Preemptor, e.Reason), now)
-		j.EvictAt = &at
-		s.progress(j, now)
+		s.step(j, lifecycle.Event{Kind: lifecycle.EvPreempted, At: now, EvictAt: now.Add(e.Grace),
+			Detail: fmt.Sprintf("preempted by %s (%s)", e.Preemptor, e.Reason)})
 	}
 	for _, r := range plan.Reservations {
-		if j := s.active[r.JobID]; j != nil && j.Reserved == nil {
-			at := now
-			j.Reserved = &at
+		if j := s.active[r.JobID]; j != nil && j.LC.Schedulable() && j.LC.Reserved.IsZero() {
+			j.LC.Reserved = now
 			j.sj = schedJob(j)
 			s.touch(j)
 		}
@@ -212,7 +209,7 @@ type serverJobs struct{ s *Server }
 
 func (v serverJobs) Pending(id string) (*sched.Job, bool) {
 	j := v.s.active[id]
-	if j == nil || j.State != api.JobPending || j.holds() {
+	if j == nil || !j.LC.Schedulable() || j.holds() {
 		return nil, false
 	}
 	return j.sj, true
