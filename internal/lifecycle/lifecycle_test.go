@@ -88,7 +88,7 @@ func TestTransitions(t *testing.T) {
 		state: Running, attempt: 1,
 		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(6)), Cause: job.CauseNodeLost,
 			Detail: "node n1 lost", DetectedAt: at(5), RecoveredAt: tp(at(18)), Path: Replace,
-			Why: "a node or chip of the gang broke: the allocation is released and the whole gang placed again through the scheduler",
+			Why:  "a node or chip of the gang broke: the allocation is released and the whole gang placed again through the scheduler",
 			Lost: []int{1}, Replaced: []Move{{Rank: 1, From: "n1", To: "n2"}}}},
 	}, {
 		name:  "maxRestarts 0: a crash fails the job with its history",
