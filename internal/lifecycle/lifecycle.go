@@ -190,12 +190,56 @@ func New(p job.RestartPolicy) Job { return Job{State: Pending, Policy: p} }
 // cancelling a finished one) returns an error and changes nothing.
 func (j *Job) Apply(ev Event) (Actions, error) {
 	var a Actions
-	before := fmt.Sprintf("%+v", *j)
+	before := j.copy()
 	err := j.apply(ev, &a)
 	if err == nil {
-		a.Changed = fmt.Sprintf("%+v", *j) != before
+		a.Changed = !before.equal(j)
 	}
 	return a, err
+}
+
+// copy returns a copy of j that later changes to j leave alone: the
+// lifecycle replaces or appends to its slices and mutates the elements of
+// Ranks and History only, so those two are copied.
+func (j *Job) copy() Job {
+	c := *j
+	c.Ranks = slices.Clone(j.Ranks)
+	c.History = slices.Clone(j.History)
+	return c
+}
+
+// equal reports whether j and k hold the same state.
+func (j *Job) equal(k *Job) bool {
+	if j.State != k.State || j.Target != k.Target || j.Reason != k.Reason || j.Attempt != k.Attempt ||
+		j.Restarts != k.Restarts || j.Placed != k.Placed || j.Path != k.Path ||
+		!j.PlacedAt.Equal(k.PlacedAt) || !j.Reserved.Equal(k.Reserved) || !j.EvictAt.Equal(k.EvictAt) ||
+		!j.RestartAt.Equal(k.RestartAt) || !eqTime(j.RunningAt, k.RunningAt) || !eqTime(j.FinishedAt, k.FinishedAt) ||
+		len(j.Ranks) != len(k.Ranks) || len(j.History) != len(k.History) {
+		return false
+	}
+	for i := range j.Ranks {
+		a, b := j.Ranks[i], k.Ranks[i]
+		if a.Node != b.Node || a.Up != b.Up || a.Live != b.Live || a.Exited != b.Exited || a.Signal != b.Signal ||
+			(a.ExitCode == nil) != (b.ExitCode == nil) || a.ExitCode != nil && *a.ExitCode != *b.ExitCode {
+			return false
+		}
+	}
+	for i := range j.History {
+		a, b := &j.History[i], &k.History[i]
+		if a.Detail != b.Detail || a.Path != b.Path || a.Why != b.Why || !eqTime(a.EndedAt, b.EndedAt) ||
+			!eqTime(a.RecoveredAt, b.RecoveredAt) || !slices.Equal(a.Lost, b.Lost) || !slices.Equal(a.Replaced, b.Replaced) ||
+			a.Attempt != b.Attempt || a.Cause != b.Cause || !a.DetectedAt.Equal(b.DetectedAt) {
+			return false
+		}
+	}
+	return true
+}
+
+func eqTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 func (j *Job) apply(ev Event, a *Actions) error {
