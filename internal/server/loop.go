@@ -79,6 +79,11 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 			fenceHost(st, h)
 		}
 	}
+	for _, n := range s.nodes {
+		if n.State == api.NodeReady {
+			fenceDevices(st, n.host, unhealthy(n.Devices))
+		}
+	}
 	snap := &sched.Snapshot{Pool: st, Queues: s.cfg.Queues}
 	for _, j := range s.active {
 		if j.LC.Schedulable() {
@@ -128,6 +133,23 @@ func fenceHost(st *pool.State, h pool.DomainID) {
 	if st.Allocate(c) != nil {
 		// The host is at its rank limit: nothing more can land there anyway.
 		return
+	}
+}
+
+// fenceDevices takes what is free of the chips a node reports unhealthy,
+// so the scheduler places no new work on them until they are healthy again.
+func fenceDevices(st *pool.State, h pool.DomainID, bad map[int]bool) {
+	if len(bad) == 0 {
+		return
+	}
+	t := st.Topology()
+	lo, hi := t.ChipRange(h)
+	for chip := lo; chip < hi; chip++ {
+		if f := st.ChipFree(chip); f > 0 && bad[t.ChipIndex(chip)] {
+			// A claim of a chip without CPU or memory; at the host's rank
+			// limit nothing more lands there anyway.
+			_ = st.Allocate(pool.Claim{Host: h, Grants: []pool.Grant{{Chip: chip, Milli: int32(f)}}})
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,101 @@ func newHTTP(t *testing.T, srv *Server) string {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	return hs.URL
+}
+
+func devices(bad ...int) []api.Device {
+	out := make([]api.Device, 8)
+	for i := range out {
+		out[i] = api.Device{Index: i, Kind: "H100", Vendor: "nvidia", UUID: "GPU-" + itoa(i), HBMMiB: 81920, Healthy: !slices.Contains(bad, i)}
+	}
+	return out
+}
+
+// TestUnhealthyChip: a chip a rank holds turns unhealthy (the node
+// re-registers with it unhealthy): the job recovers by re-placement off
+// that chip, and the chip gets no new work until it is healthy again.
+func TestUnhealthyChip(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	reg := func(n string, bad ...int) {
+		t.Helper()
+		if _, err := e.c.RegisterNode(ctx, api.RegisterRequest{Name: n, BootID: "b" + n[1:], Address: "10.0.0." + n[1:], Devices: devices(bad...)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := []string{"n0", "n1", "n2", "n3"}
+	for _, n := range nodes {
+		reg(n)
+	}
+	beat := func() map[string][]api.Assignment {
+		out := map[string][]api.Assignment{}
+		for _, n := range nodes {
+			as := e.heartbeat(n, "b"+n[1:])
+			out[n] = e.heartbeat(n, "b"+n[1:], running(as)...)
+		}
+		return out
+	}
+	j := e.submit(8)
+	e.srv.Cycle()
+	beat()
+	got := e.job(j.ID)
+	if got.State != api.JobRunning {
+		t.Fatalf("job %s, want running", got.State)
+	}
+	node, dev := got.Placement[3].Node, got.Placement[3].Devices[0]
+	reg(node, dev)
+	if got = e.job(j.ID); got.State != api.JobRecovering || !strings.Contains(got.Reason, "device-unhealthy") {
+		t.Fatalf("after device %d of %s turned unhealthy: %s (%s), want recovering", dev, node, got.State, got.Reason)
+	}
+	beat()
+	e.clock.Advance(10 * time.Second)
+	beat()
+	e.srv.Reconcile()
+	e.srv.Cycle()
+	beat()
+	got = e.job(j.ID)
+	if got.State != api.JobRunning || got.Attempt != 1 || got.History[0].Cause != "device-unhealthy" {
+		t.Fatalf("after the backoff: %s attempt %d %+v, want running attempt 1 after device-unhealthy", got.State, got.Attempt, got.History)
+	}
+	onBad := func() bool {
+		list, _ := e.c.ListJobs(ctx, api.ListJobsOptions{})
+		for _, x := range list.Jobs {
+			for _, p := range x.Placement {
+				if p.Node == node && slices.Contains(p.Devices, dev) && !x.State.Terminal() {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if onBad() {
+		t.Fatalf("a rank runs on unhealthy device %d of %s: %+v", dev, node, got.Placement)
+	}
+	// Fill the pool: 31 healthy chips for 32 chips of jobs, so one job
+	// waits, and none lands on the unhealthy chip.
+	var more []string
+	for range 3 {
+		more = append(more, e.submit(8).ID)
+	}
+	e.srv.Cycle()
+	if onBad() {
+		t.Fatal("new work landed on the unhealthy chip")
+	}
+	pending := 0
+	for _, id := range more {
+		if e.job(id).State == api.JobPending {
+			pending++
+		}
+	}
+	if pending != 1 {
+		t.Fatalf("%d of 3 new jobs pending; want 1 (the pool has one unhealthy chip)", pending)
+	}
+	// Healthy again: the waiting job is placed.
+	reg(node)
+	e.srv.Cycle()
+	for _, id := range more {
+		if st := e.job(id).State; st == api.JobPending {
+			t.Fatalf("job %s still pending after the chip recovered", id)
+		}
+	}
 }
