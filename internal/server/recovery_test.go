@@ -190,3 +190,70 @@ func TestUnhealthyChip(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultDuringPreemptionGrace: a node of a job being preempted is lost
+// during the grace period: the job still goes back to the queue (no restart
+// counted), its history entry names the fault, and the preemptor runs.
+func TestFaultDuringPreemptionGrace(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	nodes := []string{"n0", "n1", "n2", "n3"}
+	for _, n := range nodes {
+		e.register(n, "b"+n[1:])
+	}
+	run := map[string][]api.Assignment{}
+	beat := func(skip string) {
+		for _, n := range nodes {
+			if n != skip {
+				as := e.heartbeat(n, "b"+n[1:], running(run[n])...)
+				run[n] = e.heartbeat(n, "b"+n[1:], running(as)...)
+			}
+		}
+	}
+	low, err := e.c.SubmitJob(ctx, []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"low","chips":32,"command":["x"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Cycle()
+	beat("")
+	if got := e.job(low.ID); got.State != api.JobRunning {
+		t.Fatalf("low: %s, want running", got.State)
+	}
+	high, err := e.c.SubmitJob(ctx, []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"high","priority":100,"chips":8,"command":["x"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Cycle()
+	got := e.job(low.ID)
+	if got.State != api.JobStopping || !strings.Contains(got.Reason, "preempted by "+high.ID) {
+		t.Fatalf("low after the preemptor came: %s (%s), want stopping, preempted", got.State, got.Reason)
+	}
+	// During the grace period n2 dies; the others stop their ranks.
+	e.clock.Advance(11 * time.Second)
+	beat("n2")
+	e.srv.Reconcile()
+	beat("n2")
+	got = e.job(low.ID)
+	if got.State != api.JobPending || got.Attempt != 1 || len(got.History) != 1 {
+		t.Fatalf("low: %s attempt %d history %+v, want pending attempt 1 with one history entry", got.State, got.Attempt, got.History)
+	}
+	h := got.History[0]
+	if h.Cause != "preempted" || h.Path != "requeue" || !strings.Contains(h.Detail, "node n2 lost during the grace period") || h.EndedAt == nil {
+		t.Fatalf("history[0] = %+v, want preempted → requeue naming n2's loss", h)
+	}
+	e.srv.Cycle()
+	if got := e.job(high.ID); got.State != api.JobStarting {
+		t.Fatalf("high: %s, want starting", got.State)
+	}
+	ex, err := e.c.ExplainJob(ctx, low.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range ex.Records {
+		found = found || r.Plugin == "recovery" && r.Reason == "requeue" && strings.Contains(r.Detail, "n2 lost")
+	}
+	if !found {
+		t.Errorf("explain lacks the recovery record: %+v", ex.Records)
+	}
+}

@@ -219,6 +219,12 @@ func TestRankFailureStopsGang(t *testing.T) {
 	if len(b0) != 8 || b0[0].Attempt != 1 || !cmp.Equal(b0[0].Devices, a0[0].Devices) {
 		t.Fatalf("n0 got %d assignments (first %+v), want 8 of attempt 1 on the same devices", len(b0), b0)
 	}
+	wantEnv := map[string]string{"QUN_ATTEMPT": "1", "TORCHELASTIC_RESTART_COUNT": "1", "TORCHELASTIC_RUN_ID": j.ID, "TORCHELASTIC_MAX_RESTARTS": "3"}
+	for k, v := range wantEnv {
+		if b0[0].Env[k] != v {
+			t.Errorf("attempt 1 env %s = %q, want %q", k, b0[0].Env[k], v)
+		}
+	}
 }
 
 func TestNodeLost(t *testing.T) {
