@@ -10,16 +10,16 @@ type JobState string
 
 // Job states. A preempted job returns to pending with Attempt increased.
 const (
-	JobPending   JobState = "pending"   // accepted, waiting for capacity
-	JobStarting  JobState = "starting"  // placed; ranks are being launched
-	JobRunning   JobState = "running"   // every rank has started
-	JobStopping  JobState = "stopping"  // cancel or preemption under way (grace period)
+	JobPending  JobState = "pending"  // accepted, waiting for capacity
+	JobStarting JobState = "starting" // placed; ranks are being launched
+	JobRunning  JobState = "running"  // every rank has started
+	JobStopping JobState = "stopping" // cancel or preemption under way (grace period)
 	// JobRecovering: a fault ended the attempt; the survivors are stopping,
 	// the restart backoff runs, or the gang waits to be placed again.
 	JobRecovering JobState = "recovering"
-	JobSucceeded JobState = "succeeded" // every rank exited 0
-	JobFailed    JobState = "failed"    // a rank failed or its node was lost
-	JobCancelled JobState = "cancelled"
+	JobSucceeded  JobState = "succeeded" // every rank exited 0
+	JobFailed     JobState = "failed"    // a rank failed or its node was lost
+	JobCancelled  JobState = "cancelled"
 )
 
 // Terminal reports whether no further change will happen.
