@@ -10,13 +10,16 @@ type JobState string
 
 // Job states. A preempted job returns to pending with Attempt increased.
 const (
-	JobPending   JobState = "pending"   // accepted, waiting for capacity
-	JobStarting  JobState = "starting"  // placed; ranks are being launched
-	JobRunning   JobState = "running"   // every rank has started
-	JobStopping  JobState = "stopping"  // cancel or preemption under way (grace period)
-	JobSucceeded JobState = "succeeded" // every rank exited 0
-	JobFailed    JobState = "failed"    // a rank failed or its node was lost
-	JobCancelled JobState = "cancelled"
+	JobPending  JobState = "pending"  // accepted, waiting for capacity
+	JobStarting JobState = "starting" // placed; ranks are being launched
+	JobRunning  JobState = "running"  // every rank has started
+	JobStopping JobState = "stopping" // cancel or preemption under way (grace period)
+	// JobRecovering: a fault ended the attempt; the survivors are stopping,
+	// the restart backoff runs, or the gang waits to be placed again.
+	JobRecovering JobState = "recovering"
+	JobSucceeded  JobState = "succeeded" // every rank exited 0
+	JobFailed     JobState = "failed"    // a rank failed or its node was lost
+	JobCancelled  JobState = "cancelled"
 )
 
 // Terminal reports whether no further change will happen.
@@ -39,6 +42,33 @@ type Job struct {
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	Placement   []RankPlacement `json:"placement,omitempty"`
 	Ranks       []RankStatus    `json:"ranks,omitempty"`
+	// History has one entry per ended attempt, oldest first.
+	History []Attempt `json:"history,omitempty"`
+}
+
+// Attempt is one ended attempt of a job: why it ended and how the job
+// came back.
+type Attempt struct {
+	Attempt     int        `json:"attempt"`
+	Cause       string     `json:"cause"` // node-lost, device-unhealthy, rank-failed, rank-signaled, preempted
+	Detail      string     `json:"detail,omitempty"`
+	Nodes       []string   `json:"nodes,omitempty"` // the node of every rank
+	StartedAt   time.Time  `json:"started_at"`
+	DetectedAt  time.Time  `json:"detected_at"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`     // every rank of the attempt stopped
+	RecoveredAt *time.Time `json:"recovered_at,omitempty"` // every rank of the next attempt running
+	// Path is how the job came back: restart-in-place, re-place,
+	// requeue, or give-up; Why says why.
+	Path     string     `json:"path"`
+	Why      string     `json:"why,omitempty"`
+	Replaced []RankMove `json:"replaced,omitempty"` // ranks of the next attempt on other nodes
+}
+
+// RankMove is where a replaced rank went.
+type RankMove struct {
+	Rank int    `json:"rank"`
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // JobList is the answer of GET /v1/jobs.

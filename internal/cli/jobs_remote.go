@@ -252,6 +252,7 @@ func renderJob(w io.Writer, j *api.Job) error {
 		fmt.Fprintf(w, ", finished %s", j.FinishedAt.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
+	renderHistory(w, j.History)
 	if len(j.Placement) == 0 {
 		return nil
 	}
@@ -281,6 +282,34 @@ func renderJob(w io.Writer, j *api.Job) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", p.Rank, p.Node, dev, st.State, pidString(st.PID), exit)
 	}
 	return tw.Flush()
+}
+
+// renderHistory lists a job's ended attempts: cause, when the fault was
+// detected, when the job ran again, how it came back and where replaced
+// ranks went.
+func renderHistory(w io.Writer, h []api.Attempt) {
+	if len(h) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ATTEMPT\tCAUSE\tDETECTED\tRUNNING AGAIN\tPATH\tREPLACED\tDETAIL")
+	for _, a := range h {
+		again := "-"
+		if a.RecoveredAt != nil {
+			again = a.RecoveredAt.Format(time.RFC3339) + " (+" + a.RecoveredAt.Sub(a.DetectedAt).Round(time.Millisecond).String() + ")"
+		}
+		var moved []string
+		for _, m := range a.Replaced {
+			moved = append(moved, fmt.Sprintf("rank %d %s→%s", m.Rank, m.From, m.To))
+		}
+		rep := strings.Join(moved, ", ")
+		if rep == "" {
+			rep = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Attempt, a.Cause, a.DetectedAt.Format(time.RFC3339), again, a.Path, rep, oneLine(a.Detail, 80))
+	}
+	tw.Flush()
 }
 
 func pidString(pid int) string {

@@ -36,8 +36,9 @@ Experiments:
 
 --trace takes an openb pod list (.csv; the node list is read from
 openb_node_list_gpu_node.csv beside it unless --nodes is given) or a generic
-JSONL job trace (see docs/simulator.md). Policies: ` + strings.Join(score.Policies(), ", ") + `
-(default: ` + score.DefaultPolicy + `).`,
+JSONL job trace (see docs/simulator.md). Policies: ` + strings.Join(score.Policies(), ", ") + `,
+and ` + sim.ServerDefault + ` (the server's default profile). Defaults: replay runs ` + sim.ServerDefault + `,
+fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile file instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.check(); err != nil {
@@ -83,7 +84,8 @@ JSONL job trace (see docs/simulator.md). Policies: ` + strings.Join(score.Polici
 	f.StringVar(&tracef, "trace", "", "workload: openb pod list (.csv) or JSONL job trace; empty: embedded synthetic workload")
 	f.StringVar(&c.Nodes, "nodes", "", "openb node list (default: openb_node_list_gpu_node.csv beside --trace)")
 	f.StringVar(&c.Experiment, "experiment", "replay", "replay or fgd")
-	f.StringVar(&policies, "policy", "", "comma-separated placement profiles, each optionally with scorer arguments after colons, e.g. qun:patience=0.9:order=0 (default "+score.DefaultPolicy+")")
+	f.StringVar(&c.ProfileFile, "profile", "", "a scheduler profile file, as qun server --profile takes, to run instead of --policy")
+	f.StringVar(&policies, "policy", "", "comma-separated placement profiles, each optionally with scorer arguments after colons, e.g. qun:patience=0.9:order=0 (default: replay "+sim.ServerDefault+", fgd "+score.DefaultPolicy+")")
 	f.StringVar(&seeds, "seed", "42", "seeds: N, N,M or N-M")
 	f.Float64Var(&c.Ratio, "ratio", 1.3, "fgd: tune the pod list to this multiple of the GPU capacity")
 	f.BoolVar(&c.PackingBound, "packing-bound", false, "fgd: at the first failed pod, compare the GPUs holding shares with the LP lower bound on the GPUs those shares need")

@@ -97,3 +97,42 @@ func TestSimPackingBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSimProfiles: a replay runs the server's default profile unless told
+// otherwise, --profile runs a profile file, and a bad profile file is bad
+// input (exit 2).
+func TestSimProfiles(t *testing.T) {
+	base := []string{"sim", "--trace", "../sim/trace/testdata/jobs.jsonl", "--nodes", "../sim/trace/testdata/nodes.csv", "-o", "json", "-q"}
+	for _, tc := range []struct {
+		extra  []string
+		policy string
+	}{
+		{nil, "default"},
+		{[]string{"--profile", "testdata/fifo-profile.yaml"}, "profile:fifo-profile.yaml"},
+	} {
+		code, stdout, stderr := run(t, append(base, tc.extra...)...)
+		if code != ExitOK {
+			t.Fatalf("%v: exit %d, stderr:\n%s", tc.extra, code, stderr)
+		}
+		var r struct {
+			Replay []struct {
+				Policy  string `json:"policy"`
+				Started int    `json:"started"`
+			} `json:"replay_runs"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Replay) != 1 || r.Replay[0].Policy != tc.policy || r.Replay[0].Started != 3 {
+			t.Errorf("%v: runs %+v; want one run of %s starting 3 jobs", tc.extra, r.Replay, tc.policy)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\nplace: {name: nosuch}\n"), 0o644)
+	if code, _, stderr := run(t, append(base, "--profile", bad)...); code != ExitBadInput || !strings.Contains(stderr, "nosuch") {
+		t.Errorf("bad profile: exit %d, stderr %q; want exit 2 naming the plugin", code, stderr)
+	}
+	if code, _, _ := run(t, append(base, "--profile", bad, "--policy", "qun")...); code != ExitBadInput {
+		t.Errorf("--profile with --policy: exit %d, want 2", code)
+	}
+}

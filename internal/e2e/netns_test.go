@@ -72,7 +72,8 @@ func setupNetns(t *testing.T, count int) netns {
 // single-process run. Then: an agent killed with SIGKILL and restarted at
 // once adopts its running rank, whose exit still ends its job; an agent
 // killed and not restarted in time gets its node marked lost, the job
-// running on it fails and its ranks elsewhere stop.
+// running on it (with restartPolicy maxRestarts 0) fails with node-lost in
+// its history and its ranks elsewhere stop.
 func TestGangAcrossNetworkNamespaces(t *testing.T) {
 	net := setupNetns(t, 3)
 	bin := binaries(t)
@@ -190,7 +191,7 @@ func TestGangAcrossNetworkNamespaces(t *testing.T) {
 
 	t.Run("agent killed", func(t *testing.T) {
 		long := filepath.Join(dir, "long.yaml")
-		spec := "apiVersion: qun/v1\nkind: Job\nname: long\nranks: 3\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"0\"]\n"
+		spec := "apiVersion: qun/v1\nkind: Job\nname: long\nranks: 3\nrestartPolicy: {maxRestarts: 0}\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"0\"]\n"
 		if err := os.WriteFile(long, []byte(spec), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -211,8 +212,8 @@ func TestGangAcrossNetworkNamespaces(t *testing.T) {
 		}
 		agents[victim].waitExit(t, 10*time.Second)
 		j = waitJob(t, c, id, 30*time.Second, nil)
-		if j.State != api.JobFailed {
-			t.Errorf("job %s after its node's agent was killed: %s (%s), want failed", id, j.State, j.Reason)
+		if j.State != api.JobFailed || len(j.History) != 1 || j.History[0].Cause != "node-lost" || j.History[0].Path != "give-up" {
+			t.Errorf("job %s after its node's agent was killed: %s (%s) history %+v, want failed, giving up after node-lost", id, j.State, j.Reason, j.History)
 		}
 		l, err := c.ListNodes(context.Background())
 		if err != nil {

@@ -71,6 +71,9 @@
 //	communication    unknown
 //	duration         0 (unknown; the job is not backfilled)
 //	checkpoint       none
+//	restartPolicy    maxRestarts 3, backoff 10s doubling per restart up to 5m,
+//	                 on [node-lost, device-unhealthy, rank-failed, preempted]
+//	                 (also allowed: rank-signaled); preemptions do not count
 //
 // apiVersion (qun/v1), kind (Job), name and command have no default.
 //

@@ -50,6 +50,9 @@ type Spec struct {
 
 	Duration   Duration   `yaml:"duration,omitempty" json:"duration,omitempty"` // expected run time, for backfill; 0 unknown
 	Checkpoint Checkpoint `yaml:"checkpoint,omitempty" json:"checkpoint,omitzero"`
+	// RestartPolicy says when the job is restarted after a fault (see
+	// RestartPolicy for the defaults).
+	RestartPolicy RestartPolicy `yaml:"restartPolicy,omitempty" json:"restartPolicy,omitzero"`
 
 	Command []string          `yaml:"command" json:"command"` // required
 	Args    []string          `yaml:"args,omitempty" json:"args,omitempty"`

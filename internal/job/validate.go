@@ -58,6 +58,7 @@ func (s *Spec) Validate(cat *pool.Catalog, pos *strictyaml.Positions) strictyaml
 	c.accept(s, cat)
 	c.resources(s)
 	c.run(s)
+	c.restart(s)
 	if len(c.probs) == 0 {
 		return nil
 	}

@@ -53,6 +53,11 @@ func (s *Server) launchEnv(j *jobRec) ([]map[string]string, map[string]string) {
 		}
 		env["QUN_JOB_ID"] = j.ID
 		env["QUN_ATTEMPT"] = strconv.Itoa(j.Attempt)
+		// What torchrun gives its workers, so elastic-aware code resumes:
+		// the run ID stays the job's across attempts.
+		env["TORCHELASTIC_RESTART_COUNT"] = strconv.Itoa(j.Attempt)
+		env["TORCHELASTIC_RUN_ID"] = j.ID
+		env["TORCHELASTIC_MAX_RESTARTS"] = strconv.Itoa(j.spec.RestartPolicy.Max())
 		if j.spec.Checkpoint.Dir != "" {
 			env["QUN_CHECKPOINT_DIR"] = j.spec.Checkpoint.Dir
 			env["QUN_CHECKPOINT_INTERVAL"] = time.Duration(j.spec.Checkpoint.Interval).String()

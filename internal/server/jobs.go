@@ -10,6 +10,7 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/strictyaml"
@@ -79,7 +80,7 @@ func (s *Server) Submit(data []byte) (api.Job, error) {
 	}
 	var rec *jobRec
 	err = s.store.CreateJob(func(seq uint64) (string, []byte, error) {
-		rec = &jobRec{Seq: seq, spec: spec}
+		rec = &jobRec{Seq: seq, spec: spec, LC: lifecycle.New(spec.RestartPolicy)}
 		rec.Job = api.Job{ID: jobID(seq), Name: spec.Name, Queue: spec.Queue, Priority: spec.Priority,
 			State: api.JobPending, Spec: raw, SubmittedAt: now}
 		data, err := encodeJob(rec)
@@ -104,10 +105,10 @@ func (s *Server) Submit(data []byte) (api.Job, error) {
 // Jobs lists jobs in ID order, filtered by state and queue when given.
 func (s *Server) Jobs(state api.JobState, queue string) (api.JobList, error) {
 	switch state {
-	case "", api.JobPending, api.JobStarting, api.JobRunning, api.JobStopping, api.JobSucceeded, api.JobFailed, api.JobCancelled:
+	case "", api.JobPending, api.JobStarting, api.JobRunning, api.JobStopping, api.JobRecovering, api.JobSucceeded, api.JobFailed, api.JobCancelled:
 	default:
 		return api.JobList{}, &api.Error{Code: api.CodeBadData, Message: "invalid filter", Problems: []api.Problem{{Field: "state",
-			Message: fmt.Sprintf("%q is not a job state (allowed: pending, starting, running, stopping, succeeded, failed, cancelled)", state)}}}
+			Message: fmt.Sprintf("%q is not a job state (allowed: pending, starting, running, stopping, recovering, succeeded, failed, cancelled)", state)}}}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,21 +149,10 @@ func (s *Server) Cancel(id string) (api.Job, error) {
 	if !ok {
 		return api.Job{}, errorf(api.CodeNotFound, "no job %q", id)
 	}
-	now := s.clock.Now()
-	switch j.State {
-	case api.JobSucceeded, api.JobFailed, api.JobCancelled:
+	if j.State.Terminal() {
 		return api.Job{}, errorf(api.CodeConflict, "job %s has already %s", id, j.State)
-	case api.JobPending:
-		s.finish(j, api.JobCancelled, "cancelled by request", now)
-	case api.JobStopping:
-		if j.Target == api.JobPending {
-			j.Target, j.Reason = api.JobCancelled, "cancelled by request while being preempted"
-			s.touch(j)
-		}
-	default:
-		s.stopJob(j, api.JobCancelled, "cancelled by request", now)
-		s.progress(j, now)
 	}
+	s.step(j, lifecycle.Event{Kind: lifecycle.EvCancelled, At: s.clock.Now()})
 	if err := s.commit(); err != nil {
 		return api.Job{}, err
 	}
@@ -186,87 +176,29 @@ func (s *Server) Explain(id string) (api.Explanation, error) {
 		ex.Records = append(ex.Records, api.Record{Plugin: sched.PluginCycle, Reason: sched.ReasonNotConsidered,
 			Detail: "no scheduling cycle has considered the job yet"})
 	}
+	for _, h := range j.History {
+		d := fmt.Sprintf("attempt %d ended by %s (%s): %s", h.Attempt, h.Cause, h.Detail, h.Why)
+		for _, m := range h.Replaced {
+			d += fmt.Sprintf("; rank %d moved from %s to %s", m.Rank, m.From, m.To)
+		}
+		ex.Records = append(ex.Records, api.Record{Plugin: "recovery", Reason: h.Path, Detail: d})
+	}
 	if j.Reason != "" && j.State != api.JobPending {
 		ex.Records = append(ex.Records, api.Record{Plugin: "server", Reason: string(j.State), Detail: j.Reason})
 	}
 	return ex, nil
 }
 
-// place gives a pending job its allocation (already taken from s.st).
+// place gives a schedulable job its allocation (already taken from s.st).
 // Callers hold mu.
 func (s *Server) place(j *jobRec, claims []pool.Claim, now time.Time) {
-	t := s.cfg.Pool
 	j.claims = claims
-	j.Placement = placementOf(t, claims)
-	j.Ranks = make([]api.RankStatus, len(claims))
-	for r, rp := range j.Placement {
-		j.Ranks[r] = api.RankStatus{Rank: r, Node: rp.Node, State: api.RankStarting}
+	nodes := make([]string, len(claims))
+	for r, c := range claims {
+		nodes[r] = s.cfg.Pool.Path(c.Host)
 	}
-	j.live = make([]bool, len(claims))
-	j.State, j.Reason, j.Target = api.JobStarting, "", ""
-	j.StartedAt, j.FinishedAt = nil, nil
 	s.placed[j.ID] = j
-	s.buildAssignments(j)
-	s.touch(j)
-}
-
-// stopJob moves a placed job to stopping; it takes target once every rank
-// has stopped. Callers hold mu.
-func (s *Server) stopJob(j *jobRec, target api.JobState, reason string, now time.Time) {
-	j.State, j.Target, j.Reason = api.JobStopping, target, reason
-	s.touch(j)
-}
-
-// progress advances a placed job after its ranks changed. Callers hold mu.
-func (s *Server) progress(j *jobRec, now time.Time) {
-	switch j.State {
-	case api.JobStarting, api.JobRunning:
-		allUp, allOK := true, true
-		for r, st := range j.Ranks {
-			switch {
-			case st.State == api.RankExited && (st.Signal != "" || st.ExitCode == nil || *st.ExitCode != 0):
-				why := fmt.Sprintf("rank %d on %s exited with code %d", r, st.Node, derefOr(st.ExitCode, -1))
-				if st.Signal != "" {
-					why = fmt.Sprintf("rank %d on %s was killed by %s", r, st.Node, st.Signal)
-				}
-				s.stopJob(j, api.JobFailed, why, now)
-				s.progress(j, now)
-				return
-			case st.State == api.RankExited:
-			case st.State == api.RankRunning:
-				allOK = false
-			default:
-				allUp, allOK = false, false
-			}
-		}
-		if allOK {
-			s.finish(j, api.JobSucceeded, "", now)
-			return
-		}
-		if allUp && j.State == api.JobStarting {
-			j.State = api.JobRunning
-			j.StartedAt = &now
-			s.touch(j)
-		}
-	case api.JobStopping:
-		for _, live := range j.live {
-			if live {
-				return
-			}
-		}
-		if j.Target == api.JobPending {
-			s.requeue(j, now)
-			return
-		}
-		s.finish(j, j.Target, j.Reason, now)
-	}
-}
-
-func derefOr(p *int, v int) int {
-	if p == nil {
-		return v
-	}
-	return *p
+	s.step(j, lifecycle.Event{Kind: lifecycle.EvPlaced, At: now, Nodes: nodes})
 }
 
 // release returns a job's allocation. Callers hold mu.
@@ -280,26 +212,4 @@ func (s *Server) release(j *jobRec) {
 	j.claims, j.assign = nil, nil
 	delete(s.placed, j.ID)
 	s.trigger()
-}
-
-// finish puts a job in a terminal state and releases its allocation.
-// Callers hold mu.
-func (s *Server) finish(j *jobRec, st api.JobState, reason string, now time.Time) {
-	s.release(j)
-	j.State, j.Reason, j.Target, j.EvictAt = st, reason, "", nil
-	j.FinishedAt = &now
-	delete(s.active, j.ID)
-	s.touch(j)
-	s.log.Info("job finished", "job", j.ID, "state", st, "reason", reason)
-}
-
-// requeue returns a preempted job to pending for its next attempt. Callers
-// hold mu.
-func (s *Server) requeue(j *jobRec, now time.Time) {
-	s.release(j)
-	j.State, j.Target, j.EvictAt = api.JobPending, "", nil
-	j.Reason = "preempted; waiting to run again"
-	j.Attempt++
-	j.Placement, j.Ranks, j.StartedAt = nil, nil, nil
-	s.touch(j)
 }

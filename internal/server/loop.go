@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/state"
@@ -79,8 +80,13 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 			snap.NotReady = append(snap.NotReady, h) // the cycle fences them and says so
 		}
 	}
+	for _, n := range s.nodes {
+		if n.State == api.NodeReady {
+			fenceDevices(st, n.host, unhealthy(n.Devices))
+		}
+	}
 	for _, j := range s.active {
-		if j.State == api.JobPending {
+		if j.LC.Schedulable() {
 			snap.Pending = append(snap.Pending, j.sj)
 		}
 	}
@@ -88,14 +94,13 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	for _, j := range s.placed {
 		sj := *j.sj
 		sj.Placement = &sched.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
-		sj.Started = j.SubmittedAt
-		if j.StartedAt != nil {
-			sj.Started = *j.StartedAt
-		}
-		if j.State == api.JobStopping {
+		sj.Started = j.LC.PlacedAt
+		if j.LC.Evicting() {
 			sj.Evicting, sj.EvictAt = true, now
-			if j.EvictAt != nil {
-				sj.EvictAt = *j.EvictAt
+			for _, t := range []time.Time{j.LC.EvictAt, j.LC.RestartAt} {
+				if t.After(sj.EvictAt) {
+					sj.EvictAt = t
+				}
 			}
 		}
 		snap.Running = append(snap.Running, &sj)
@@ -112,6 +117,23 @@ func cmpID(a, b string) int {
 		return len(a) - len(b)
 	}
 	return strings.Compare(a, b)
+}
+
+// fenceDevices takes what is free of the chips a node reports unhealthy,
+// so the scheduler places no new work on them until they are healthy again.
+func fenceDevices(st *pool.State, h pool.DomainID, bad map[int]bool) {
+	if len(bad) == 0 {
+		return
+	}
+	t := st.Topology()
+	lo, hi := t.ChipRange(h)
+	for chip := lo; chip < hi; chip++ {
+		if f := st.ChipFree(chip); f > 0 && bad[t.ChipIndex(chip)] {
+			// A claim of a chip without CPU or memory; at the host's rank
+			// limit nothing more lands there anyway.
+			_ = st.Allocate(pool.Claim{Host: h, Grants: []pool.Grant{{Chip: chip, Milli: int32(f)}}})
+		}
+	}
 }
 
 // kindsOf lists the distinct chip kinds of claims in first-seen order.
@@ -155,15 +177,12 @@ func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 	}
 	for _, e := range plan.Evict {
 		j := s.placed[e.JobID]
-		at := now.Add(e.Grace)
-		s.stopJob(j, api.JobPending, fmt.Sprintf("preempted by %s (%s)", e.Preemptor, e.Reason), now)
-		j.EvictAt = &at
-		s.progress(j, now)
+		s.step(j, lifecycle.Event{Kind: lifecycle.EvPreempted, At: now, EvictAt: now.Add(e.Grace),
+			Detail: fmt.Sprintf("preempted by %s (%s)", e.Preemptor, e.Reason)})
 	}
 	for _, r := range plan.Reservations {
-		if j := s.active[r.JobID]; j != nil && j.Reserved == nil {
-			at := now
-			j.Reserved = &at
+		if j := s.active[r.JobID]; j != nil && j.LC.Schedulable() && j.LC.Reserved.IsZero() {
+			j.LC.Reserved = now
 			j.sj = schedJob(j)
 			s.touch(j)
 		}
@@ -195,7 +214,7 @@ type serverJobs struct{ s *Server }
 
 func (v serverJobs) Pending(id string) (*sched.Job, bool) {
 	j := v.s.active[id]
-	if j == nil || j.State != api.JobPending || j.holds() {
+	if j == nil || !j.LC.Schedulable() || j.holds() {
 		return nil, false
 	}
 	return j.sj, true

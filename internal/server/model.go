@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
@@ -17,18 +17,15 @@ import (
 type jobRec struct {
 	api.Job
 	Seq uint64 `json:"seq"` // the job's sequence number; the ID is derived from it
-	// Target is, while State is stopping, the state the job takes once
-	// every rank has stopped: cancelled, failed, or pending (preempted).
+	// LC is the job's lifecycle state (internal/lifecycle), the one
+	// authority on its state, attempts and history; the api.Job fields
+	// mirror it (see sync).
+	LC lifecycle.Job `json:"lc"`
+	// Target is read from state files written before LC existed.
 	Target api.JobState `json:"target,omitempty"`
-	// Reserved is when the job first got a reservation.
-	Reserved *time.Time `json:"reserved,omitempty"`
-	// EvictAt is, while a preemption is under way, when the grace period
-	// ends.
-	EvictAt *time.Time `json:"evict_at,omitempty"`
 
 	spec   *job.Spec        // decoded Spec
 	claims []pool.Claim     // the allocation held, one claim per rank; nil when none
-	live   []bool           // per rank: the node's agent runs it (as far as we know)
 	assign []api.Assignment // per rank, built when placed
 	sj     *sched.Job       // the scheduler's view, without placement
 	expl   []sched.Record   // the last cycle's explanation; shared, read-only
@@ -50,9 +47,7 @@ type nodeRec struct {
 // schedJob returns the scheduler's view of a job, without placement.
 func schedJob(j *jobRec) *sched.Job {
 	sj := sched.FromSpec(j.ID, j.spec, j.SubmittedAt)
-	if j.Reserved != nil {
-		sj.Reserved = *j.Reserved
-	}
+	sj.Reserved = j.LC.Reserved
 	return sj
 }
 
@@ -71,6 +66,10 @@ func decodeJob(data []byte) (*jobRec, error) {
 	}
 	s.Normalize()
 	j.spec = &s
+	if j.LC.State == "" {
+		j.LC = legacyLifecycle(j)
+	}
+	j.LC.Policy = s.RestartPolicy
 	return j, nil
 }
 
@@ -134,5 +133,6 @@ func publicJob(j *jobRec) api.Job {
 	}
 	out.Placement = append([]api.RankPlacement(nil), j.Placement...)
 	out.Ranks = append([]api.RankStatus(nil), j.Ranks...)
+	out.History = append([]api.Attempt(nil), j.History...)
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/lifecycle"
 )
 
 func encodeNode(n *nodeRec) ([]byte, error) { return json.Marshal(n.Node) }
@@ -76,6 +77,7 @@ func (s *Server) Register(r api.RegisterRequest) (api.Node, bool, error) {
 	n.Address, n.BootID, n.State, n.LastHeartbeat = r.Address, r.BootID, api.NodeReady, now
 	n.Devices = append([]api.Device{}, r.Devices...)
 	s.touchNode(n)
+	s.devicesDown(n, unhealthy(n.Devices), now)
 	if err := s.commit(); err != nil {
 		return api.Node{}, false, err
 	}
@@ -211,22 +213,35 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 	for _, j := range s.placedOn(n.Name) {
 		changed := false
 		for r, rp := range j.Placement {
-			if rp.Node != n.Name {
+			if rp.Node != n.Name || r >= len(j.LC.Ranks) {
 				continue
 			}
 			rr, ok := got[key{j.ID, j.Attempt, r}]
-			j.live[r] = ok && rr.State != api.RankExited
+			lr := j.LC.Ranks[r]
 			if !ok {
+				if lr.Live {
+					s.step(j, lifecycle.Event{Kind: lifecycle.EvRankGone, At: now, Rank: r})
+				}
 				continue
 			}
 			if rankUpdate(&j.Ranks[r], rr, now) {
 				changed = true
 			}
+			switch {
+			case rr.State == api.RankExited && !lr.Exited:
+				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: j.Ranks[r].ExitCode, Signal: j.Ranks[r].Signal})
+			case rr.State == api.RankRunning && !lr.Up:
+				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankStarted, At: now, Rank: r})
+			case rr.State == api.RankStarting && !lr.Live:
+				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankAssigned, At: now, Rank: r})
+			}
+			if j.Placement == nil {
+				break // the job released its allocation
+			}
 		}
 		if changed {
 			s.touch(j)
 		}
-		s.progress(j, now)
 	}
 }
 
@@ -280,7 +295,9 @@ func (s *Server) assignments(n *nodeRec) []api.Assignment {
 		for r, rp := range j.Placement {
 			if rp.Node == n.Name && j.Ranks[r].State != api.RankExited {
 				out = append(out, j.assign[r])
-				j.live[r] = true
+				if !j.LC.Ranks[r].Live {
+					s.step(j, lifecycle.Event{Kind: lifecycle.EvRankAssigned, At: s.clock.Now(), Rank: r})
+				}
 			}
 		}
 	}
@@ -312,6 +329,7 @@ func (s *Server) Reconcile() {
 		return
 	}
 	now := s.clock.Now()
+	s.tickJobs(now)
 	lost := false
 	for _, n := range s.nodes {
 		if n.State == api.NodeReady && now.Sub(n.LastHeartbeat) > s.cfg.NodeTimeout {
@@ -322,30 +340,56 @@ func (s *Server) Reconcile() {
 			lost = true
 		}
 	}
-	if lost {
-		if s.commit() == nil {
-			s.trigger()
+	if s.commit() == nil && lost {
+		s.trigger()
+	}
+}
+
+// nodeDown tells the jobs with ranks on a node that is lost or removed;
+// their ranks there count as stopped, and the lifecycle decides between
+// recovery and failure. Callers hold mu.
+func (s *Server) nodeDown(n *nodeRec, what string) {
+	now := s.clock.Now()
+	for _, j := range s.placedOn(n.Name) {
+		s.step(j, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: n.Name, Detail: what})
+	}
+}
+
+// devicesDown tells the jobs holding chips of a node that turned unhealthy.
+// Callers hold mu.
+func (s *Server) devicesDown(n *nodeRec, bad map[int]bool, now time.Time) {
+	if len(bad) == 0 {
+		return
+	}
+	for _, j := range s.placedOn(n.Name) {
+		var ranks []int
+		var devs []int
+		for r, rp := range j.Placement {
+			if rp.Node != n.Name {
+				continue
+			}
+			for _, d := range rp.Devices {
+				if bad[d] {
+					ranks = append(ranks, r)
+					devs = append(devs, d)
+					break
+				}
+			}
+		}
+		if len(ranks) > 0 {
+			s.step(j, lifecycle.Event{Kind: lifecycle.EvDeviceUnhealthy, At: now, Node: n.Name, Ranks: ranks,
+				Detail: fmt.Sprintf("device %d", devs[0])})
 		}
 	}
 }
 
-// nodeDown fails the jobs with ranks on a node that is lost or removed;
-// their ranks there count as stopped. Callers hold mu.
-func (s *Server) nodeDown(n *nodeRec, what string) {
-	now := s.clock.Now()
-	for _, j := range s.placedOn(n.Name) {
-		for r, rp := range j.Placement {
-			if rp.Node == n.Name {
-				j.live[r] = false
-			}
+// unhealthy returns the device indices a node reports unhealthy.
+func unhealthy(devs []api.Device) map[int]bool {
+	out := map[int]bool{}
+	for _, d := range devs {
+		if !d.Healthy {
+			out[d.Index] = true
 		}
-		if j.State == api.JobStarting || j.State == api.JobRunning {
-			s.stopJob(j, api.JobFailed, fmt.Sprintf("node %s %s", n.Name, what), now)
-		} else if j.State == api.JobStopping && j.Target == api.JobPending {
-			j.Target = api.JobFailed
-			j.Reason = fmt.Sprintf("node %s %s while being preempted", n.Name, what)
-			s.touch(j)
-		}
-		s.progress(j, now)
 	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/state"
@@ -173,7 +174,7 @@ func (s *Server) recover() error {
 			continue
 		}
 		s.active[j.ID] = j
-		if len(j.Placement) == 0 || j.State == api.JobPending {
+		if !j.LC.Placed {
 			continue
 		}
 		claims, err := claimsOf(t, j.spec, j.Placement)
@@ -184,13 +185,16 @@ func (s *Server) recover() error {
 			// Not reachable unless the file was edited: the applier never
 			// commits an allocation that does not fit.
 			s.log.Error("stored allocation does not fit; failing the job", "job", j.ID, "err", err)
-			s.finish(j, api.JobFailed, "allocation lost in recovery: "+err.Error(), now)
+			j.LC.State, j.LC.Reason, j.LC.Placed, j.LC.FinishedAt = lifecycle.Failed, "allocation lost in recovery: "+err.Error(), false, &now
+			s.sync(j)
+			delete(s.active, j.ID)
+			s.touch(j)
 			continue
 		}
 		j.claims = claims
-		j.live = make([]bool, len(claims))
-		for i := range j.live {
-			j.live[i] = true // until its node's next heartbeat says otherwise
+		for i := range j.LC.Ranks {
+			// Until its node's next heartbeat says otherwise.
+			j.LC.Ranks[i].Live = !j.LC.Ranks[i].Exited
 		}
 		s.placed[j.ID] = j
 		s.buildAssignments(j)

@@ -188,21 +188,42 @@ func TestRankFailureStopsGang(t *testing.T) {
 		t.Fatalf("assignments %d and %d, want 8 and 8", len(a0), len(a1))
 	}
 	e.heartbeat("n0", "b0", running(a0)...)
-	// One rank on n1 fails: the job stops; n0's ranks are no longer listed.
+	// One rank on n1 fails: the job recovers; every other rank is no
+	// longer listed, so its agent stops it.
 	reps := running(a1)
 	one := 3
 	reps[0].State, reps[0].ExitCode = api.RankExited, &one
 	e.heartbeat("n1", "b1", reps...)
-	if got := e.job(j.ID); got.State != api.JobStopping || !strings.Contains(got.Reason, "exited with code 3") {
-		t.Fatalf("after a rank failed: %s (%s), want stopping", got.State, got.Reason)
+	if got := e.job(j.ID); got.State != api.JobRecovering || !strings.Contains(got.Reason, "exited with code 3") {
+		t.Fatalf("after a rank failed: %s (%s), want recovering", got.State, got.Reason)
 	}
 	if as := e.heartbeat("n0", "b0", running(a0)...); len(as) != 0 {
 		t.Fatalf("n0 still told to run %d ranks", len(as))
 	}
 	e.heartbeat("n0", "b0") // n0's ranks are gone
 	e.heartbeat("n1", "b1") // and n1's
-	if got := e.job(j.ID); got.State != api.JobFailed {
-		t.Fatalf("after every rank stopped: %s, want failed", got.State)
+	e.srv.Reconcile()
+	if got := e.job(j.ID); got.State != api.JobRecovering || got.Attempt != 0 {
+		t.Fatalf("before the backoff ended: %s attempt %d, want recovering attempt 0", got.State, got.Attempt)
+	}
+	e.clock.Advance(10 * time.Second)
+	e.heartbeat("n0", "b0")
+	e.heartbeat("n1", "b1")
+	e.srv.Reconcile()
+	got := e.job(j.ID)
+	if got.State != api.JobStarting || got.Attempt != 1 || len(got.History) != 1 || got.History[0].Path != "restart-in-place" {
+		t.Fatalf("after the backoff: %s attempt %d history %+v, want starting attempt 1 restarted in place", got.State, got.Attempt, got.History)
+	}
+	// In place: the same devices, the next attempt.
+	b0 := e.heartbeat("n0", "b0")
+	if len(b0) != 8 || b0[0].Attempt != 1 || !cmp.Equal(b0[0].Devices, a0[0].Devices) {
+		t.Fatalf("n0 got %d assignments (first %+v), want 8 of attempt 1 on the same devices", len(b0), b0)
+	}
+	wantEnv := map[string]string{"QUN_ATTEMPT": "1", "TORCHELASTIC_RESTART_COUNT": "1", "TORCHELASTIC_RUN_ID": j.ID, "TORCHELASTIC_MAX_RESTARTS": "3"}
+	for k, v := range wantEnv {
+		if b0[0].Env[k] != v {
+			t.Errorf("attempt 1 env %s = %q, want %q", k, b0[0].Env[k], v)
+		}
 	}
 }
 
@@ -234,12 +255,23 @@ func TestNodeLost(t *testing.T) {
 		t.Fatalf("n0 still runs %d ranks of a job whose node was lost", len(as))
 	}
 	e.heartbeat("n0", "b0")
-	if got := e.job(j.ID); got.State != api.JobFailed || !strings.Contains(got.Reason, "n1 lost") {
-		t.Fatalf("job %s (%s), want failed because n1 was lost", got.State, got.Reason)
+	if got := e.job(j.ID); got.State != api.JobRecovering || !strings.Contains(got.Reason, "n1 lost") {
+		t.Fatalf("job %s (%s), want recovering because n1 was lost", got.State, got.Reason)
 	}
 	// A lost node that heartbeats again is ready, with nothing to run.
 	if as := e.heartbeat("n1", "b1"); len(as) != 0 {
 		t.Errorf("lost node got %d assignments", len(as))
+	}
+	// After the backoff the gang is placed again, as attempt 1.
+	e.clock.Advance(10 * time.Second)
+	e.heartbeat("n0", "b0")
+	e.heartbeat("n1", "b1")
+	e.srv.Reconcile()
+	e.srv.Cycle()
+	got := e.job(j.ID)
+	if got.State != api.JobStarting || got.Attempt != 1 || len(got.History) != 1 || got.History[0].Cause != "node-lost" ||
+		!strings.Contains(got.History[0].Detail, "n1") {
+		t.Fatalf("after the backoff: %s attempt %d history %+v, want starting attempt 1 after node-lost n1", got.State, got.Attempt, got.History)
 	}
 }
 

@@ -12,9 +12,17 @@ import (
 	"github.com/qunhq/qun/internal/state"
 )
 
+// ServerDefault names the server's default profile
+// (sched.DefaultProfileYAML): what `qun server` runs without --profile, and
+// what a replay runs unless told otherwise.
+const ServerDefault = "default"
+
 // Profile builds the named placement profile (score.Spec) with the
-// scheduler's plugin registry.
+// scheduler's plugin registry; ServerDefault is the server's own.
 func Profile(name string) (*sched.Profile, error) {
+	if name == ServerDefault {
+		return plugins.DefaultProfile(), nil
+	}
 	spec, err := score.Spec(name)
 	if err != nil {
 		return nil, err

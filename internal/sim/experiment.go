@@ -50,8 +50,11 @@ type FGDResult struct {
 // FGDOptions configures RunFGD.
 type FGDOptions struct {
 	Policy string
-	Seed   int64
-	Ratio  float64 // workload tuning ratio; the paper uses 1.3
+	// Profile, when set, is run instead of the profile Policy names
+	// (Policy is then only the label).
+	Profile *sched.Profile
+	Seed    int64
+	Ratio   float64 // workload tuning ratio; the paper uses 1.3
 	// Lean leaves running jobs out of the snapshots where the policy
 	// cannot use them (same plans, a cycle no longer costs O(running)).
 	Lean bool
@@ -88,12 +91,14 @@ func RunFGD(nodes []trace.Node, pods []trace.Job, o FGDOptions) (*FGDResult, err
 	if err != nil {
 		return nil, err
 	}
-	prof, err := Profile(o.Policy)
-	if err != nil {
-		return nil, err
+	prof := o.Profile
+	if prof == nil {
+		if prof, err = Profile(o.Policy); err != nil {
+			return nil, err
+		}
 	}
 	c := newCluster(t, prof, rand.New(setup.Rand))
-	c.lean = o.Lean && score.StateOnly(o.Policy)
+	c.lean = o.Lean && o.Profile == nil && score.StateOnly(o.Policy)
 	hosts := t.Hosts()
 	for _, i := range setup.NodeOrder {
 		c.hostOrder = append(c.hostOrder, hosts[i])
@@ -101,7 +106,7 @@ func RunFGD(nodes []trace.Node, pods []trace.Job, o FGDOptions) (*FGDResult, err
 	c.workload = setup.Typical
 	// Live history for policies that learn from the jobs seen so far.
 	hist := score.NewHistory()
-	learn := score.LearnsHistory(o.Policy)
+	learn := o.Profile != nil || score.LearnsHistory(o.Policy)
 
 	frag := newFragTracker(t, c.st, setup.Typical)
 	c.hook = frag.update

@@ -17,7 +17,10 @@ import (
 
 // ReplayOptions configures Replay.
 type ReplayOptions struct {
-	Policy   string
+	Policy string
+	// Profile, when set, is run instead of the profile Policy names
+	// (Policy is then only the label).
+	Profile  *sched.Profile
 	Seed     int64
 	Samples  int // utilisation samples over the run; 0 means 200
 	Progress func(done, total int)
@@ -76,9 +79,10 @@ type TenantResult struct {
 
 type event struct {
 	t    int64
-	kind int // 0 completion, 1 arrival: completions first at one time
+	kind int // 0 completion, 1 arrival, 2 end of a grace period: completions first at one time
 	seq  int
 	job  int
+	gen  int // completion: the run of the job it ends (a preempted run's completion is stale)
 }
 
 type events []event
@@ -113,9 +117,11 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 	if err != nil {
 		return nil, err
 	}
-	prof, err := Profile(o.Policy)
-	if err != nil {
-		return nil, err
+	prof := o.Profile
+	if prof == nil {
+		if prof, err = Profile(o.Policy); err != nil {
+			return nil, err
+		}
 	}
 	src := rand.New(rand.NewSource(o.Seed))
 	rng := rand2.New(src)
@@ -158,11 +164,15 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 	var utilAt int64 = first
 	var utilNow float64
 	var samples []UtilSample
-	pending, done, seq := 0, 0, len(jobs)
+	done, seq := 0, len(jobs)
+	gen := make([]int, len(jobs))
 	for q.Len() > 0 {
 		now := q[0].t
 		for q.Len() > 0 && q[0].t == now {
 			ev := heap.Pop(&q).(event)
+			if ev.kind == 2 || ev.kind == 0 && ev.gen != gen[ev.job] {
+				continue // a grace period ended (Tick below), or a preempted run's completion
+			}
 			if ev.kind == 0 {
 				if err := store.Complete(ids[ev.job], Epoch.Add(time.Duration(now)*time.Second)); err != nil {
 					return nil, err
@@ -180,29 +190,40 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 				return nil, err
 			}
 			hist.Observe(sj)
-			pending++
 			done++
 		}
 		at := Epoch.Add(time.Duration(now) * time.Second)
+		store.Tick(at) // evictions whose grace period ended by now
 		snap, err := store.Snapshot(at)
 		if err != nil {
 			return nil, err
 		}
-		if pending > 0 {
+		if len(snap.Pending) > 0 {
 			snap.Workload = hist.Workload()
 			plan, _ := sched.Schedule(snap, at, rng, prof)
 			res.Cycles++
-			if len(plan.Start) > 0 {
+			if len(plan.Start) > 0 || len(plan.Evict) > 0 {
 				if err := store.Apply(plan, at); err != nil {
 					return nil, fmt.Errorf("apply plan at %ds: %w", now, err)
 				}
+				for _, ev := range plan.Evict {
+					i := index[ev.JobID]
+					gen[i]++
+					if ev.Grace <= 0 {
+						snapRelease(snap.Pool, snap.Running, ev.JobID)
+					} else {
+						heap.Push(&q, event{t: now + int64((ev.Grace+time.Second-1)/time.Second), kind: 2, seq: seq, job: i})
+						seq++
+					}
+				}
 				for _, a := range plan.Start {
 					i := index[a.JobID]
-					startAt[i] = now
-					pending--
-					res.Started++
+					if startAt[i] < 0 {
+						startAt[i] = now
+						res.Started++
+					}
 					if d := jobs[i].Duration; d > 0 {
-						heap.Push(&q, event{t: now + d, kind: 0, seq: seq, job: i})
+						heap.Push(&q, event{t: now + d, kind: 0, seq: seq, job: i, gen: gen[i]})
 						seq++
 					}
 					snapAlloc(snap.Pool, a.Placement.Ranks)
@@ -267,6 +288,17 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 // snapAlloc keeps the cycle's snapshot in step with the plan just applied,
 // so utilisation is read without another snapshot.
 func snapAlloc(st *pool.State, claims []pool.Claim) { _ = st.Allocate(claims...) }
+
+// snapRelease frees the chips of a job evicted without grace in the
+// cycle's snapshot, as the store did (the snapshot only serves the
+// utilisation sample).
+func snapRelease(st *pool.State, running []*sched.Job, id string) {
+	for _, j := range running {
+		if j.ID == id && j.Placement != nil {
+			_ = st.Release(j.Placement.Ranks...)
+		}
+	}
+}
 
 func capacityUsed(st *pool.State) int64 {
 	t := st.Topology()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/plugins"
 	"github.com/qunhq/qun/internal/sched/score"
 	"github.com/qunhq/qun/internal/sim/trace"
 )
@@ -23,8 +25,11 @@ type Config struct {
 	// Experiment is "fgd" (the FGD paper's method) or "replay".
 	Experiment string
 	Policies   []string
-	Seeds      []int64
-	Ratio      float64 // FGD tuning ratio; 0 means 1.3
+	// ProfileFile, when set, is a scheduler profile file (docs/scheduler.md)
+	// run instead of Policies, named by its file name in the report.
+	ProfileFile string
+	Seeds       []int64
+	Ratio       float64 // FGD tuning ratio; 0 means 1.3
 	// PackingBound records the packing bound in FGD runs
 	// (FGDOptions.Bound).
 	PackingBound bool
@@ -41,15 +46,38 @@ func Run(c Config) (*Report, error) {
 	if c.Experiment != "fgd" && c.Experiment != "replay" {
 		return nil, fmt.Errorf("%w: experiment %q (allowed: fgd, replay)", trace.ErrInvalid, c.Experiment)
 	}
-	if len(c.Policies) == 0 {
+	profiles := map[string]*sched.Profile{}
+	switch {
+	case c.ProfileFile != "":
+		if len(c.Policies) > 0 {
+			return nil, fmt.Errorf("%w: give --policy or --profile, not both", trace.ErrInvalid)
+		}
+		data, err := os.ReadFile(c.ProfileFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: profile file: %v", trace.ErrInvalid, err)
+		}
+		prof, err := sched.LoadProfile(filepath.Base(c.ProfileFile), data, plugins.Default())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", trace.ErrInvalid, err)
+		}
+		label := "profile:" + filepath.Base(c.ProfileFile)
+		c.Policies, profiles[label] = []string{label}, prof
+	case len(c.Policies) == 0 && c.Experiment == "replay":
+		c.Policies = []string{ServerDefault}
+	case len(c.Policies) == 0:
 		c.Policies = []string{score.DefaultPolicy}
 	}
 	for _, p := range c.Policies {
+		if profiles[p] != nil {
+			continue
+		}
 		// Build each profile once up front: a bad name or argument fails
 		// before any run starts.
-		if _, err := Profile(p); err != nil {
+		prof, err := Profile(p)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %v", trace.ErrInvalid, err)
 		}
+		profiles[p] = prof
 	}
 	if len(c.Seeds) == 0 {
 		c.Seeds = []int64{42}
@@ -74,7 +102,7 @@ func Run(c Config) (*Report, error) {
 				}
 			}
 			if c.Experiment == "fgd" {
-				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Seed: seed, Ratio: c.Ratio, Lean: true,
+				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Profile: profiles[p], Seed: seed, Ratio: c.Ratio, Lean: true,
 					Bound: c.PackingBound, Progress: progress})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", label, err)
@@ -93,7 +121,7 @@ func Run(c Config) (*Report, error) {
 					return nil, err
 				}
 			}
-			res, err := Replay(nodes, js, ReplayOptions{Policy: p, Seed: seed, Progress: progress})
+			res, err := Replay(nodes, js, ReplayOptions{Policy: p, Profile: profiles[p], Seed: seed, Progress: progress})
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
 			}

@@ -2,10 +2,13 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
@@ -16,6 +19,7 @@ type MemStore struct {
 	pool     *pool.State
 	queues   []sched.Queue
 	jobs     map[string]*entry
+	ended    map[string]lifecycle.Job // jobs that reached a terminal state
 	seq      int64
 	usage    map[string]float64
 	usageAt  time.Time
@@ -25,6 +29,10 @@ type MemStore struct {
 type entry struct {
 	j   *sched.Job
 	seq int64
+	lc  lifecycle.Job
+	// freed: the plan verifier already released the placement (an
+	// eviction without grace); the lifecycle's release must not repeat it.
+	freed bool
 }
 
 var _ Store = (*MemStore)(nil)
@@ -32,7 +40,7 @@ var _ Store = (*MemStore)(nil)
 // NewMemStore returns a store of an empty pool with the given queues.
 // halfLife is the fair-share usage half-life (0: no history is kept).
 func NewMemStore(t *pool.Topology, queues []sched.Queue, halfLife time.Duration) *MemStore {
-	return &MemStore{pool: pool.NewState(t), queues: append([]sched.Queue(nil), queues...), jobs: map[string]*entry{}, halfLife: halfLife}
+	return &MemStore{pool: pool.NewState(t), queues: append([]sched.Queue(nil), queues...), jobs: map[string]*entry{}, ended: map[string]lifecycle.Job{}, halfLife: halfLife}
 }
 
 // SetQueues replaces the queue tree.
@@ -80,9 +88,10 @@ func (m *MemStore) Snapshot(now time.Time) (*sched.Snapshot, error) {
 	snap := &sched.Snapshot{Pool: m.pool.Clone(), Queues: append([]sched.Queue(nil), m.queues...)}
 	for _, e := range es {
 		j := *e.j
-		if j.Placement != nil {
+		switch {
+		case e.lc.Placed && j.Placement != nil:
 			snap.Running = append(snap.Running, &j)
-		} else {
+		case e.lc.Schedulable():
 			snap.Pending = append(snap.Pending, &j)
 		}
 	}
@@ -108,11 +117,25 @@ func (m *MemStore) Submit(j *sched.Job) error {
 	c := *j
 	c.Placement, c.Evicting, c.EvictAt, c.Reserved = nil, false, time.Time{}, time.Time{}
 	m.seq++
-	m.jobs[j.ID] = &entry{j: &c, seq: m.seq}
+	m.jobs[j.ID] = &entry{j: &c, seq: m.seq, lc: lifecycle.New(job.RestartPolicy{})}
 	return nil
 }
 
-// Complete implements Store.
+// SetRestartPolicy sets a job's restart policy (the default otherwise).
+func (m *MemStore) SetRestartPolicy(id string, p job.RestartPolicy) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.jobs[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	e.lc.Policy = p
+	return nil
+}
+
+// Complete implements Store: a placed job's ranks all exit 0 (it
+// succeeds); a job that is not placed is cancelled. Either way it leaves
+// the store (JobState still answers for it).
 func (m *MemStore) Complete(id string, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -121,52 +144,182 @@ func (m *MemStore) Complete(id string, now time.Time) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	m.advance(now)
-	if e.j.Placement != nil {
-		if err := m.pool.Release(e.j.Placement.Ranks...); err != nil {
+	if !e.lc.Placed {
+		if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvCancelled, At: now}); err != nil {
 			return fmt.Errorf("complete %s: %w", id, err)
 		}
 	}
-	delete(m.jobs, id)
+	for r := range e.lc.Ranks {
+		zero := 0
+		if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: &zero}); err != nil {
+			return fmt.Errorf("complete %s: %w", id, err)
+		}
+	}
+	if _, still := m.jobs[id]; still {
+		// A job stopping or recovering: it ends here all the same.
+		if e.j.Placement != nil && !e.freed {
+			if err := m.pool.Release(e.j.Placement.Ranks...); err != nil {
+				return fmt.Errorf("complete %s: %w", id, err)
+			}
+		}
+		m.ended[id] = e.lc
+		delete(m.jobs, id)
+	}
 	return nil
 }
 
-// Requeue implements Store.
+// Requeue implements Store: the job is preempted and its ranks stop at
+// once.
 func (m *MemStore) Requeue(id string, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.requeue(id, now)
-}
-
-func (m *MemStore) requeue(id string, now time.Time) error {
 	e, ok := m.jobs[id]
 	if !ok || e.j.Placement == nil {
 		return fmt.Errorf("%w: %s is not running", ErrNotFound, id)
 	}
 	m.advance(now)
-	if err := m.pool.Release(e.j.Placement.Ranks...); err != nil {
-		return fmt.Errorf("requeue %s: %w", id, err)
+	if e.lc.State == lifecycle.Starting || e.lc.State == lifecycle.Running {
+		if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvPreempted, At: now, EvictAt: now, Detail: "requeued"}); err != nil {
+			return fmt.Errorf("requeue %s: %w", id, err)
+		}
 	}
-	j := e.j
-	j.Placement, j.Evicting, j.EvictAt, j.Reserved, j.Started = nil, false, time.Time{}, time.Time{}, time.Time{}
+	return m.stopRanks(e, now)
+}
+
+// stopRanks ends every live rank of a job now.
+func (m *MemStore) stopRanks(e *entry, now time.Time) error {
+	for r := range e.lc.Ranks {
+		if e.lc.Ranks[r].Live {
+			if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvRankGone, At: now, Rank: r}); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
 // Tick finishes the evictions whose grace period has ended by now: their
-// jobs stop and become pending again. It returns their IDs in order.
+// ranks stop and the jobs become pending again. It also lets the restart
+// backoff of recovering jobs run out. It returns the IDs of the jobs
+// requeued, in order.
 func (m *MemStore) Tick(now time.Time) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ids []string
 	for id, e := range m.jobs {
-		if e.j.Evicting && !e.j.EvictAt.After(now) {
+		if e.lc.State == lifecycle.Stopping && e.lc.Target == lifecycle.Pending && !e.lc.EvictAt.After(now) {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
+	if len(ids) > 0 {
+		m.advance(now)
+	}
 	for _, id := range ids {
-		_ = m.requeue(id, now)
+		_ = m.stopRanks(m.jobs[id], now)
+	}
+	for _, id := range m.sortedIDs() {
+		if e := m.jobs[id]; e.lc.State == lifecycle.Recovering || e.lc.State == lifecycle.Stopping {
+			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvTick, At: now})
+		}
 	}
 	return ids
+}
+
+func (m *MemStore) sortedIDs() []string {
+	ids := make([]string, 0, len(m.jobs))
+	for id := range m.jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Event applies a lifecycle event to a job and carries out its actions,
+// with the store's simulated processes: ranks start the moment they are
+// launched and stop the moment they are told to, except during a
+// preemption's grace period, which ends at Tick.
+func (m *MemStore) Event(id string, ev lifecycle.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.jobs[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	m.advance(ev.At)
+	return m.step(e, ev)
+}
+
+// NodeLost tells every placed job with a rank on the named host that the
+// host is lost.
+func (m *MemStore) NodeLost(node string, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(now)
+	for _, id := range m.sortedIDs() {
+		e := m.jobs[id]
+		if e.lc.Placed && slices.Contains(e.lc.Nodes(), node) {
+			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: node})
+		}
+	}
+}
+
+// JobState returns a job's lifecycle state, also after it ended.
+func (m *MemStore) JobState(id string) (lifecycle.Job, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.jobs[id]; ok {
+		return e.lc, true
+	}
+	lc, ok := m.ended[id]
+	return lc, ok
+}
+
+// step applies one lifecycle event and carries out its actions. Callers
+// hold mu.
+func (m *MemStore) step(e *entry, ev lifecycle.Event) error {
+	a, err := e.lc.Apply(ev)
+	if err != nil {
+		return err
+	}
+	j := e.j
+	if a.Release {
+		if j.Placement != nil && !e.freed {
+			if err := m.pool.Release(j.Placement.Ranks...); err != nil {
+				panic(fmt.Sprintf("state: releasing %s: %v", j.ID, err))
+			}
+		}
+		j.Placement, e.freed = nil, false
+	}
+	j.Reserved, j.Started = e.lc.Reserved, e.lc.PlacedAt
+	j.Evicting, j.EvictAt = e.lc.Evicting(), time.Time{}
+	if j.Evicting {
+		j.EvictAt = ev.At
+		for _, t := range []time.Time{e.lc.EvictAt, e.lc.RestartAt} {
+			if t.After(j.EvictAt) {
+				j.EvictAt = t
+			}
+		}
+	}
+	if !e.lc.Placed {
+		j.Started = time.Time{}
+	}
+	if a.Done {
+		m.ended[j.ID] = e.lc
+		delete(m.jobs, j.ID)
+		return nil
+	}
+	if a.Launch {
+		for r := range e.lc.Ranks {
+			if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvRankStarted, At: ev.At, Rank: r}); err != nil {
+				return err
+			}
+		}
+	}
+	if len(a.Stop) > 0 && !(e.lc.State == lifecycle.Stopping && e.lc.EvictAt.After(ev.At)) {
+		return m.stopRanks(e, ev.At)
+	}
+	return nil
 }
 
 // Checkpoint records that a running job saved its state at now.
@@ -214,21 +367,24 @@ func (m *MemStore) Apply(plan *sched.Plan, now time.Time) error {
 	m.advance(now) // usage up to now, counted on the placements before this plan
 	// Committed: nothing below can fail.
 	for _, ev := range plan.Evict {
-		j := m.jobs[ev.JobID].j
-		if ev.Grace <= 0 {
-			j.Placement, j.Evicting, j.EvictAt, j.Reserved, j.Started = nil, false, time.Time{}, time.Time{}, time.Time{}
-			continue
-		}
-		j.Evicting, j.EvictAt = true, now.Add(ev.Grace)
+		e := m.jobs[ev.JobID]
+		e.freed = ev.Grace <= 0 // the verifier released it
+		_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvPreempted, At: now, EvictAt: now.Add(ev.Grace),
+			Detail: fmt.Sprintf("preempted by %s (%s)", ev.Preemptor, ev.Reason)})
 	}
 	for _, a := range plan.Start {
-		j := m.jobs[a.JobID].j
+		e := m.jobs[a.JobID]
 		p := a.Placement
-		j.Placement, j.Started, j.Reserved = &p, now, time.Time{}
+		e.j.Placement = &p
+		nodes := make([]string, len(p.Ranks))
+		for r, c := range p.Ranks {
+			nodes[r] = m.pool.Topology().Path(c.Host)
+		}
+		_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvPlaced, At: now, Nodes: nodes})
 	}
 	for _, r := range plan.Reservations {
-		if j := m.jobs[r.JobID].j; j.Placement == nil && j.Reserved.IsZero() {
-			j.Reserved = now
+		if e := m.jobs[r.JobID]; e != nil && e.lc.Schedulable() && e.lc.Reserved.IsZero() {
+			e.lc.Reserved, e.j.Reserved = now, now
 		}
 	}
 	return nil
@@ -239,7 +395,7 @@ type memJobs struct{ m *MemStore }
 
 func (v memJobs) Pending(id string) (*sched.Job, bool) {
 	e, ok := v.m.jobs[id]
-	if !ok || e.j.Placement != nil {
+	if !ok || e.j.Placement != nil || !e.lc.Schedulable() {
 		return nil, false
 	}
 	return e.j, true
@@ -247,7 +403,7 @@ func (v memJobs) Pending(id string) (*sched.Job, bool) {
 
 func (v memJobs) Placed(id string) (*sched.Job, bool) {
 	e, ok := v.m.jobs[id]
-	if !ok || e.j.Placement == nil {
+	if !ok || e.j.Placement == nil || e.lc.State != lifecycle.Starting && e.lc.State != lifecycle.Running {
 		return nil, false
 	}
 	return e.j, true

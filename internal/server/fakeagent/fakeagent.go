@@ -35,6 +35,9 @@ type Agent struct {
 	// RunFor, when set, says how long a newly started rank runs before it
 	// exits 0; nil runs ranks until they are no longer assigned.
 	RunFor func(Key) time.Duration
+	// ExitCode, when set, is the code a rank that ran its RunFor exits
+	// with; nil exits 0.
+	ExitCode func(Key) int
 	// Check, when set, is called with every heartbeat answer; a non-nil
 	// error is recorded (see Errors).
 	Check func(name string, as []api.Assignment) error
@@ -137,8 +140,11 @@ func (a *Agent) Beat(ctx context.Context) error {
 	now := time.Now()
 	for k, r := range a.running {
 		if !r.end.IsZero() && !now.Before(r.end) {
-			zero := 0
-			a.exited = append(a.exited, api.RankReport{JobID: k.JobID, Attempt: k.Attempt, Rank: k.Rank, State: api.RankExited, ExitCode: &zero})
+			code := 0
+			if a.ExitCode != nil {
+				code = a.ExitCode(k)
+			}
+			a.exited = append(a.exited, api.RankReport{JobID: k.JobID, Attempt: k.Attempt, Rank: k.Rank, State: api.RankExited, ExitCode: &code})
 			delete(a.running, k)
 		}
 	}
