@@ -69,7 +69,8 @@ func NewTracker(t *Table) *Tracker {
 // Observe takes the codes every device reports at now (a device absent
 // from current reports none) and returns the status of every device that
 // has a code or an escalation in force. A code whose count grew since the
-// last poll (or that is new) is an occurrence, counted for escalation.
+// last poll (or that is new) is an occurrence, counted for escalation;
+// codes new at the same poll are one occurrence.
 func (tr *Tracker) Observe(now time.Time, current map[int][]Seen) map[int]Status {
 	out := map[int]Status{}
 	devs := map[int]bool{}
@@ -83,6 +84,11 @@ func (tr *Tracker) Observe(now time.Time, current map[int][]Seen) map[int]Status
 		prev := tr.count[d]
 		counts := map[string]int{}
 		st := Status{}
+		var newest struct {
+			n     int
+			level Level
+			rule  Escalation
+		}
 		for _, s := range current[d] {
 			e := tr.t.Classify(s.Code)
 			n := max(s.Count, 1)
@@ -97,13 +103,16 @@ func (tr *Tracker) Observe(now time.Time, current map[int][]Seen) map[int]Status
 			if fresh < 0 { // the reporter started counting again
 				fresh = n
 			}
-			for range fresh {
-				rule := tr.t.EscalationFor(s.Code)
-				_, tr.hist[d] = Escalate(rule, e.Level, tr.hist[d], now)
-				if e.Level != Ignore {
-					tr.rule[d] = rule
-				}
+			if e.Level != Ignore && fresh > newest.n {
+				newest.n, newest.level, newest.rule = fresh, e.Level, tr.t.EscalationFor(s.Code)
 			}
+		}
+		// Codes that appear together are one fault of the chip; only a
+		// code that occurred several times since the last poll (events)
+		// counts several times.
+		for range newest.n {
+			_, tr.hist[d] = Escalate(newest.rule, newest.level, tr.hist[d], now)
+			tr.rule[d] = newest.rule
 		}
 		rule := tr.rule[d]
 		tr.hist[d] = within(rule, tr.hist[d], now)
