@@ -133,3 +133,41 @@ func TestEndReason(t *testing.T) {
 		t.Error("signalNumber")
 	}
 }
+
+func TestKillRanksKillsWhatADeadAgentLeft(t *testing.T) {
+	srv := newFakeServer()
+	state := t.TempDir()
+	a, stop := runAgent(t, srv, state)
+	// A rank that forks a background child (same process group) and one
+	// that leaves its group (setsid): both must die.
+	srv.setAssignments(shell("j", 0, "sleep 300 & sleep 300"), shell("j", 1, "setsid sleep 300 & sleep 300"))
+	srv.waitFor(t, 20*time.Second, "both ranks running", func() bool {
+		r0, ok0 := srv.lastReport("j", 0, 0)
+		r1, ok1 := srv.lastReport("j", 0, 1)
+		return ok0 && ok1 && r0.State == api.RankRunning && r1.State == api.RankRunning
+	})
+	time.Sleep(200 * time.Millisecond) // let the background children start
+	work := filepath.Join(state, "work")
+	if got := processesWithRankDirUnder(work); len(got) < 4 {
+		t.Fatalf("%d rank processes before the crash, want at least 4 (2 shims, 2 shells, their sleeps)", len(got))
+	}
+	a.abandon = true // Run returns leaving the ranks running, as a crash would
+	stop()
+	if got := processesWithRankDirUnder(work); len(got) == 0 {
+		t.Fatal("the abandoned ranks are already gone; the test proves nothing")
+	}
+	n, err := KillRanks(state, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("KillRanks signalled nothing")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(processesWithRankDirUnder(work)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := processesWithRankDirUnder(work); len(left) > 0 {
+		t.Errorf("processes left after KillRanks: %v", left)
+	}
+}
