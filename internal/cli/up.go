@@ -262,6 +262,7 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	env := upEnv(os.Environ(), filepath.Dir(exe), binDir)
 	if f.buildWorkloads {
 		ensureWorkload(ctx, env, binDir, f.workloadSource, out)
+		installTorchWorkload(binDir, filepath.Join(filepath.Dir(f.workloadSource), "torchddp", "train.py"), out)
 	}
 
 	var children []*child
@@ -583,3 +584,25 @@ func ensureWorkload(ctx context.Context, env []string, binDir, src string, out i
 		fmt.Fprintf(out, "qun up: cannot build %s (%v); the example job will not run here:\n%s", upWorkload, err, b)
 	}
 }
+
+// upTorchWorkload is the name under which `qun up` installs the PyTorch
+// example (examples/jobs/torch-ddp.yaml runs it).
+const upTorchWorkload = "qun-torchddp"
+
+// installTorchWorkload copies the PyTorch example's train.py into binDir as
+// qun-torchddp (it starts with #!/usr/bin/python3). A missing source is
+// not an error: only the PyTorch example job needs it.
+func installTorchWorkload(binDir, src string, out io.Writer) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return
+	}
+	dst := filepath.Join(binDir, upTorchWorkload)
+	if old, err := os.ReadFile(dst); err == nil && string(old) == string(data) {
+		return
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		fmt.Fprintf(out, "qun up: cannot install %s: %v\n", upTorchWorkload, err)
+	}
+}
+
