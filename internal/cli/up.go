@@ -605,4 +605,3 @@ func installTorchWorkload(binDir, src string, out io.Writer) {
 		fmt.Fprintf(out, "qun up: cannot install %s: %v\n", upTorchWorkload, err)
 	}
 }
-
