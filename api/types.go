@@ -164,7 +164,43 @@ type RegisterRequest struct {
 type HeartbeatRequest struct {
 	BootID string       `json:"boot_id"`
 	Ranks  []RankReport `json:"ranks"`
+	// Devices is the health of every device of the node as of the agent's
+	// last health poll; absent from agents that do not poll health.
+	Devices []DeviceHealth `json:"devices,omitempty"`
 }
+
+// DeviceHealth is one device's health as its agent last polled it (see
+// docs/faults.md for levels and codes).
+type DeviceHealth struct {
+	Index   int  `json:"index"`
+	Healthy bool `json:"healthy"` // false: the device should get no new work
+	// Level is the most severe fault level in force: "ignore",
+	// "restart-job", "drain-device", "reset-device", "isolate-device",
+	// "isolate-node"; empty when the device reports no fault.
+	Level string `json:"level,omitempty"`
+	// Codes are the fault codes the device reports now, e.g. "xid:48",
+	// "npu-smi:Alarm", "fake:reset-device".
+	Codes  []string `json:"codes,omitempty"`
+	Reason string   `json:"reason,omitempty"` // what decided Level, in words
+}
+
+// Fault levels of DeviceHealth.Level, least severe first.
+const (
+	FaultIgnore        = "ignore"
+	FaultRestartJob    = "restart-job"
+	FaultDrainDevice   = "drain-device"
+	FaultResetDevice   = "reset-device"
+	FaultIsolateDevice = "isolate-device"
+	FaultIsolateNode   = "isolate-node"
+)
+
+// How a rank ended, in RankReport.Reason.
+const (
+	RankEndExit        = "exit"               // the command exited; ExitCode says how
+	RankEndSignal      = "signal"             // killed by a signal; Signal and SignalNumber say which
+	RankEndGroupGone   = "process-group-gone" // the rank's processes vanished without a status (e.g. SIGKILL of the shim)
+	RankEndStartFailed = "start-failed"       // the agent could not start it; ExitCode is 126 or 127
+)
 
 // RankReport is an agent's view of one rank.
 type RankReport struct {
@@ -175,6 +211,11 @@ type RankReport struct {
 	PID      int    `json:"pid,omitempty"`
 	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   string `json:"signal,omitempty"`
+	// SignalNumber is Signal's number (9 for SIGKILL).
+	SignalNumber int `json:"signal_number,omitempty"`
+	// Reason says how an exited rank ended: RankEndExit, RankEndSignal,
+	// RankEndGroupGone or RankEndStartFailed.
+	Reason string `json:"reason,omitempty"`
 }
 
 // HeartbeatResponse lists every rank the node should be running now.

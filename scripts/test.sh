@@ -14,6 +14,22 @@ step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 step "go version"
 go version
 
+step "test dependencies"
+# The PyTorch example's test (examples/workloads/torchddp) needs Debian's
+# python3-torch under /usr/bin/python3; it skips with a message without it.
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+      apt-get install -y python3-torch || echo "warning: cannot install python3-torch; the PyTorch test will skip"
+    elif command -v sudo >/dev/null 2>&1; then
+      sudo -n apt-get install -y python3-torch || echo "warning: cannot install python3-torch; the PyTorch test will skip"
+    fi
+  else
+    echo "warning: no apt-get to install python3-torch; the PyTorch test will skip"
+  fi
+fi
+/usr/bin/python3 -c 'import torch; print("torch", torch.__version__)' 2>/dev/null || true
+
 step "gofmt"
 unformatted=$(gofmt -l cmd internal api examples 2>/dev/null || true)
 if [ -n "$unformatted" ]; then

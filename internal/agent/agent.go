@@ -17,6 +17,7 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/device"
+	"github.com/qunhq/qun/internal/fault"
 )
 
 // Config is what an agent needs. Name, Address, StateDir, Server and Shim
@@ -40,6 +41,12 @@ type Config struct {
 	DefaultGrace    time.Duration // for assignments without Grace; default 30 s
 	LogInterval     time.Duration // how often logs are shipped; default 500 ms
 	PollInterval    time.Duration // how often adopted ranks are checked; default 250 ms
+	// HealthInterval is how often device health is polled (devices whose
+	// plugin is a device.HealthChecker); default 5 s, negative disables.
+	HealthInterval time.Duration
+	// Faults classifies the fault codes devices report; default
+	// fault.Default(), the built-in tables.
+	Faults *fault.Table
 }
 
 // Agent runs the ranks the server assigns to one node. Create it with New
@@ -57,9 +64,12 @@ type Agent struct {
 	wg         sync.WaitGroup
 	kick       chan struct{}
 
+	health *healthMon
+
 	mu        sync.Mutex
 	ranks     map[rankKey]*rank
 	lastSaved []byte
+	devHealth []api.DeviceHealth // the last health poll, sent with heartbeats
 
 	// abandon makes Run return without stopping ranks, as a crashed agent
 	// would; tests use it to exercise adoption. gone is closed then, and
@@ -101,6 +111,12 @@ func New(cfg Config) (*Agent, error) {
 	def(&cfg.DefaultGrace, 30*time.Second)
 	def(&cfg.LogInterval, 500*time.Millisecond)
 	def(&cfg.PollInterval, 250*time.Millisecond)
+	if cfg.HealthInterval == 0 {
+		cfg.HealthInterval = 5 * time.Second
+	}
+	if cfg.Faults == nil {
+		cfg.Faults = fault.Default()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -115,6 +131,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), bootID: id, kick: make(chan struct{}, 1), gone: make(chan struct{}), ranks: map[rankKey]*rank{}}
 	a.shipCtx, a.shipCancel = context.WithCancel(context.Background())
+	a.health = newHealthMon(cfg.Devices, cfg.Faults)
 	return a, nil
 }
 
@@ -136,6 +153,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.devices = devs
 	if err := a.recover(); err != nil {
 		return err
+	}
+	if a.cfg.HealthInterval > 0 && len(a.health.checkers) > 0 {
+		// A first poll before registering, so the server never sees a
+		// broken device as healthy.
+		a.devHealth = a.pollHealth(ctx, time.Now())
+		hctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.healthLoop(hctx)
 	}
 	interval := a.cfg.DefaultInterval
 	registered := false
@@ -235,7 +260,7 @@ func (a *Agent) recover() error {
 		switch {
 		case rec.Exited:
 			a.ranks[rec.key()] = &rank{key: rec.key(), dir: rec.Dir, pid: rec.PID, state: api.RankExited,
-				exitCode: rec.ExitCode, signal: rec.Signal, exited: closedChan()}
+				exitCode: rec.ExitCode, signal: rec.Signal, startFailed: rec.StartFailed, exited: closedChan()}
 		case rec.PID > 0 && alive(rec.PID, rec.StartTicks):
 			a.ranks[rec.key()] = a.adopt(rec)
 		default:
@@ -261,7 +286,13 @@ func closedChan() chan struct{} {
 }
 
 func (a *Agent) register(ctx context.Context) error {
-	n, err := a.cfg.Server.Register(ctx, api.RegisterRequest{Name: a.cfg.Name, BootID: a.bootID, Address: a.cfg.Address, Devices: a.devices})
+	devs := slices.Clone(a.devices)
+	a.mu.Lock()
+	for i, h := range a.devHealth {
+		devs[i].Healthy = h.Healthy // devHealth lists a.devices in order
+	}
+	a.mu.Unlock()
+	n, err := a.cfg.Server.Register(ctx, api.RegisterRequest{Name: a.cfg.Name, BootID: a.bootID, Address: a.cfg.Address, Devices: devs})
 	if err != nil {
 		return err
 	}
@@ -273,7 +304,7 @@ func (a *Agent) register(ctx context.Context) error {
 // exited ranks it reported.
 func (a *Agent) heartbeat(ctx context.Context) (*api.HeartbeatResponse, map[rankKey]bool, error) {
 	a.mu.Lock()
-	req := api.HeartbeatRequest{BootID: a.bootID, Ranks: []api.RankReport{}}
+	req := api.HeartbeatRequest{BootID: a.bootID, Ranks: []api.RankReport{}, Devices: slices.Clone(a.devHealth)}
 	sent := map[rankKey]bool{}
 	for _, r := range a.ranks {
 		req.Ranks = append(req.Ranks, r.report())

@@ -27,25 +27,41 @@ type rank struct {
 	// exited is closed when the process group leader is gone.
 	exited chan struct{}
 
-	state    string // api.RankRunning or api.RankExited
-	exitCode *int
-	signal   string
-	stopping bool
+	state       string // api.RankRunning or api.RankExited
+	exitCode    *int
+	signal      string
+	stopping    bool
+	startFailed bool // the agent could not start it (exitCode 126 or 127)
 }
 
 func (r *rank) report() api.RankReport {
 	rep := api.RankReport{JobID: r.key.JobID, Attempt: r.key.Attempt, Rank: r.key.Rank, State: r.state, PID: r.pid}
 	if r.state == api.RankExited {
 		rep.ExitCode, rep.Signal = r.exitCode, r.signal
+		rep.SignalNumber = signalNumber(r.signal)
+		rep.Reason = endReason(r.exitCode, r.signal, r.startFailed)
 	}
 	return rep
+}
+
+// endReason says how a rank ended (api.RankEnd*).
+func endReason(code *int, sig string, startFailed bool) string {
+	switch {
+	case startFailed:
+		return api.RankEndStartFailed
+	case sig != "":
+		return api.RankEndSignal
+	case code != nil:
+		return api.RankEndExit
+	}
+	return api.RankEndGroupGone
 }
 
 func (r *rank) record() rankRecord {
 	rec := rankRecord{
 		JobID: r.key.JobID, Attempt: r.key.Attempt, Rank: r.key.Rank,
 		PID: r.pid, StartTicks: r.ticks, Dir: r.dir, Grace: api.Duration(r.grace),
-		Exited: r.state == api.RankExited, ExitCode: r.exitCode, Signal: r.signal,
+		Exited: r.state == api.RankExited, ExitCode: r.exitCode, Signal: r.signal, StartFailed: r.startFailed,
 	}
 	if r.ship != nil {
 		rec.Offsets = r.ship.offsets()
@@ -190,6 +206,7 @@ func (a *Agent) start(asg api.Assignment) *rank {
 	}
 	r := &rank{key: k, grace: grace, exited: make(chan struct{}), state: api.RankRunning}
 	fail := func(code int, err error) *rank {
+		r.startFailed = true
 		a.log.Error("cannot start rank", "rank", k.String(), "err", err)
 		if r.dir != "" {
 			if f, ferr := os.OpenFile(filepath.Join(r.dir, stderrFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {

@@ -130,6 +130,24 @@ func signalName(s syscall.Signal) string {
 	return fmt.Sprintf("SIG%d", int(s))
 }
 
+// signalNumber returns the number of a signal named by signalName, 0 for
+// none or an unknown name.
+func signalNumber(name string) int {
+	if name == "" {
+		return 0
+	}
+	for s, n := range signalNames {
+		if n == name {
+			return int(s)
+		}
+	}
+	var v int
+	if _, err := fmt.Sscanf(name, "SIG%d", &v); err == nil {
+		return v
+	}
+	return 0
+}
+
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -66,7 +66,9 @@ type rankRecord struct {
 	Exited     bool         `json:"exited,omitempty"`
 	ExitCode   *int         `json:"exit_code,omitempty"`
 	Signal     string       `json:"signal,omitempty"`
-	Offsets    [2]int64     `json:"log_offsets"` // bytes of stdout, stderr already shipped
+	// StartFailed: the agent could not start the rank.
+	StartFailed bool     `json:"start_failed,omitempty"`
+	Offsets     [2]int64 `json:"log_offsets"` // bytes of stdout, stderr already shipped
 }
 
 func (r rankRecord) key() rankKey { return rankKey{r.JobID, r.Attempt, r.Rank} }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -16,13 +17,14 @@ import (
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/agent"
 	"github.com/qunhq/qun/internal/device"
+	"github.com/qunhq/qun/internal/fault"
 )
 
 func newAgentCmd() *cobra.Command {
 	var (
 		server, name, stateDir, workDir, address, npuSMI, nvmlLib string
-		devices                                                   []string
-		grace                                                     time.Duration
+		devices, faultFiles                                       []string
+		grace, healthInterval                                     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -36,6 +38,13 @@ Devices come from plugins: --devices nvidia (NVML), ascend (npu-smi), or
 fake:KIND:COUNT[,KIND:COUNT] for laptops and tests; give several as a comma
 list or repeat the flag. A plugin whose vendor stack is absent reports no
 devices and logs why.
+
+Every --health-interval the agent polls device health (NVML Xid events, ECC
+and row remaps; npu-smi health; for fake devices the file STATE-DIR/faults,
+lines "DEVICE CODE" such as "3 reset-device" or "0 xid:79", removed to
+heal), classifies the fault codes with the fault tables (built in, plus
+--fault-file) and reports every device's health in its heartbeats (see
+docs/faults.md).
 
 On SIGTERM or SIGINT the agent stops its ranks (SIGTERM, SIGKILL after each
 rank's grace period), reports their exits and exits 0; a second signal kills
@@ -69,7 +78,11 @@ ranks the server still assigns (see docs/agent.md).`,
 				}
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			opts := []device.Option{device.WithLogger(log)}
+			faults, err := fault.LoadFiles(faultFiles...)
+			if err != nil {
+				return badInput("--fault-file: %v", err)
+			}
+			opts := []device.Option{device.WithLogger(log), device.WithFakeFaultFile(filepath.Join(stateDir, device.FakeFaultsFile))}
 			if npuSMI != "" {
 				opts = append(opts, device.WithNPUSMIPath(npuSMI))
 			}
@@ -89,6 +102,7 @@ ranks the server still assigns (see docs/agent.md).`,
 				Devices: discs, Server: agent.ClientServer{C: client},
 				Shim:   []string{exe, "agent", "rank-shim"},
 				Logger: log, DefaultGrace: grace,
+				HealthInterval: healthInterval, Faults: faults,
 			})
 			if err != nil {
 				return err
@@ -121,6 +135,8 @@ ranks the server still assigns (see docs/agent.md).`,
 	f.DurationVar(&grace, "grace", 30*time.Second, "SIGTERM-to-SIGKILL time for assignments that name none")
 	f.StringVar(&npuSMI, "npu-smi", "", "path of npu-smi for the ascend plugin (default: npu-smi in PATH)")
 	f.StringVar(&nvmlLib, "nvml-library", "", "NVML library for the nvidia plugin (default: libnvidia-ml.so.1)")
+	f.DurationVar(&healthInterval, "health-interval", 5*time.Second, "how often device health is polled and reported in heartbeats (negative: never)")
+	f.StringArrayVar(&faultFiles, "fault-file", nil, "a fault table file (docs/faults.md) adding to or overriding the built-in fault levels; repeatable")
 	cmd.AddCommand(newRankShimCmd())
 	return cmd
 }

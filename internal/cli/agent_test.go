@@ -40,21 +40,23 @@ func TestAgentAndUpRejectBadFlags(t *testing.T) {
 
 func TestUpPoolLoads(t *testing.T) {
 	for _, tc := range []struct {
-		nodes, chips int
-		kind         string
-	}{{4, 8, "910B"}, {1, 1, "H100"}, {256, 1024, "910C"}} {
-		topo, err := pool.Load("up", []byte(upPool(tc.nodes, tc.chips, tc.kind)), pool.DefaultCatalog())
+		nodes, spares, chips int
+		kind                 string
+	}{{4, 0, 8, "910B"}, {1, 0, 1, "H100"}, {256, 0, 1024, "910C"}, {3, 1, 1, "910B"}, {2, 256, 8, "H100"}} {
+		topo, err := pool.Load("up", []byte(upPool(tc.nodes, tc.spares, tc.chips, tc.kind)), pool.DefaultCatalog())
 		if err != nil {
-			t.Fatalf("%d×%d %s: %v", tc.nodes, tc.chips, tc.kind, err)
+			t.Fatalf("%d+%d×%d %s: %v", tc.nodes, tc.spares, tc.chips, tc.kind, err)
 		}
-		if got := len(topo.Hosts()); got != tc.nodes {
-			t.Errorf("%d×%d %s: %d hosts", tc.nodes, tc.chips, tc.kind, got)
+		if got := len(topo.Hosts()); got != tc.nodes+tc.spares {
+			t.Errorf("%d+%d×%d %s: %d hosts", tc.nodes, tc.spares, tc.chips, tc.kind, got)
 		}
-		if got := topo.NumChips(); got != tc.nodes*tc.chips {
-			t.Errorf("%d×%d %s: %d chips", tc.nodes, tc.chips, tc.kind, got)
+		if got := topo.NumChips(); got != (tc.nodes+tc.spares)*tc.chips {
+			t.Errorf("%d+%d×%d %s: %d chips", tc.nodes, tc.spares, tc.chips, tc.kind, got)
 		}
-		if _, ok := topo.HostByName("node0"); !ok {
-			t.Errorf("%d×%d %s: no host node0 (the name qun up gives the first agent)", tc.nodes, tc.chips, tc.kind)
+		for _, name := range upNodeNames(tc.nodes, tc.spares) {
+			if _, ok := topo.HostByName(name); !ok {
+				t.Errorf("%d+%d×%d %s: no host %s (a name qun up gives an agent)", tc.nodes, tc.spares, tc.chips, tc.kind, name)
+			}
 		}
 	}
 }

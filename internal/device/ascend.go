@@ -19,7 +19,7 @@ type Ascend struct {
 	timeout time.Duration
 }
 
-var _ Discoverer = (*Ascend)(nil)
+var _ HealthChecker = (*Ascend)(nil)
 
 // NewAscend returns the npu-smi discoverer. Where npu-smi is not installed,
 // Discover logs one line and returns no devices.
@@ -36,7 +36,7 @@ func (a *Ascend) Name() string { return "ascend" }
 // info -m" fails or disagrees with the table, devices are numbered in table
 // order and a warning is logged.
 func (a *Ascend) Discover(ctx context.Context) ([]Device, error) {
-	path, err := exec.LookPath(a.bin)
+	path, err := a.lookPath()
 	if err != nil {
 		a.log.Info(fmt.Sprintf("npu-smi not available: %v; no Ascend devices", err))
 		return nil, nil
@@ -60,6 +60,8 @@ func (a *Ascend) Discover(ctx context.Context) ([]Device, error) {
 	a.log.Warn("no chip logic IDs from npu-smi info -m; numbering devices in table order", "err", mErr)
 	return ds, nil
 }
+
+func (a *Ascend) lookPath() (string, error) { return exec.LookPath(a.bin) }
 
 // run runs npu-smi with args under the discoverer's timeout and returns
 // its standard output.

@@ -58,6 +58,7 @@ type config struct {
 	npuSMI      string
 	nvmlLibrary string
 	nvml        func(path string) nvmlLib // test hook; nil means the real library
+	fakeFaults  string
 }
 
 func newConfig(opts []Option) config {
@@ -107,7 +108,7 @@ func WithNVMLLibraryPath(path string) Option {
 type Factory func(arg string, opts ...Option) (Discoverer, error)
 
 var factories = map[string]Factory{
-	"fake": func(arg string, opts ...Option) (Discoverer, error) { return NewFake(arg) },
+	"fake": func(arg string, opts ...Option) (Discoverer, error) { return NewFake(arg, opts...) },
 	"nvidia": func(_ string, opts ...Option) (Discoverer, error) {
 		return NewNVIDIA(opts...), nil
 	},

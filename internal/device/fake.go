@@ -25,18 +25,20 @@ var knownHBMMiB = map[string]int64{
 // Fake is a discoverer of simulated devices, built from a spec. It lets the
 // whole agent run on a laptop.
 type Fake struct {
-	devices []Device
+	devices   []Device
+	faultFile string
 }
 
-var _ Discoverer = (*Fake)(nil)
+var _ HealthChecker = (*Fake)(nil)
 
-// NewFake parses spec (see ParseFakeSpec) into a fake discoverer.
-func NewFake(spec string) (*Fake, error) {
+// NewFake parses spec (see ParseFakeSpec) into a fake discoverer. Of the
+// options only WithFakeFaultFile applies.
+func NewFake(spec string, opts ...Option) (*Fake, error) {
 	ds, err := ParseFakeSpec(spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Fake{devices: ds}, nil
+	return &Fake{devices: ds, faultFile: newConfig(opts).fakeFaults}, nil
 }
 
 // Name returns "fake".

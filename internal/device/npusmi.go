@@ -57,8 +57,9 @@ func ParseNPUSMI(info, chipMap []byte) ([]Device, error) {
 	return ascendDevices(t, logic)
 }
 
-func ascendDevices(t npuTable, logic map[chipKey]int) ([]Device, error) {
-	out := make([]Device, 0, len(t.Chips))
+// chipIndexes returns the device index of each chip of t (see ParseNPUSMI).
+func chipIndexes(t npuTable, logic map[chipKey]int) ([]int, error) {
+	out := make([]int, len(t.Chips))
 	seen := map[int]int{}
 	for i, c := range t.Chips {
 		idx := i
@@ -76,6 +77,19 @@ func ascendDevices(t npuTable, logic map[chipKey]int) ([]Device, error) {
 			return nil, fmt.Errorf("npu-smi info line %d: device index %d already used by line %d", c.line, idx, prev)
 		}
 		seen[idx] = c.line
+		out[i] = idx
+	}
+	return out, nil
+}
+
+func ascendDevices(t npuTable, logic map[chipKey]int) ([]Device, error) {
+	idxs, err := chipIndexes(t, logic)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(t.Chips))
+	for i, c := range t.Chips {
+		idx := idxs[i]
 		out = append(out, Device{
 			Index:   idx,
 			Kind:    AscendKind(c.Name, t.A3),

@@ -26,6 +26,25 @@ type nvmlLib interface {
 	Count() (int, error)
 	// Device reports the device the runtime numbers i.
 	Device(i int) (nvmlDeviceInfo, error)
+	// Health reports device i's standing conditions.
+	Health(i int) (nvmlHealth, error)
+	// Events returns the Xid events that arrived since the last call,
+	// without waiting. The first call registers every device for them.
+	Events() ([]nvmlEvent, error)
+}
+
+// nvmlHealth is what the health poll reads of one device.
+type nvmlHealth struct {
+	Lost         bool   // NVML_ERROR_GPU_IS_LOST: fell off the bus
+	DBEVolatile  uint64 // uncorrected ECC errors since the last reset
+	RemapPending bool
+	RemapFailed  bool
+}
+
+// nvmlEvent is one Xid event.
+type nvmlEvent struct {
+	Index int
+	Xid   uint64
 }
 
 // nvmlDeviceInfo is what NVML tells about one device.
@@ -45,9 +64,15 @@ type NVIDIA struct {
 	log     *slog.Logger
 	libPath string
 	open    func(path string) nvmlLib
+
+	// The health session stays open between polls so that no Xid event
+	// is missed; xids counts the events per device and Xid.
+	session nvmlLib
+	absent  bool
+	xids    map[int]map[uint64]int
 }
 
-var _ Discoverer = (*NVIDIA)(nil)
+var _ HealthChecker = (*NVIDIA)(nil)
 
 // NewNVIDIA returns the NVML discoverer. It builds and runs without the NVIDIA
 // library: where libnvidia-ml.so is absent (or the binary was built without

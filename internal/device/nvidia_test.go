@@ -18,6 +18,26 @@ type fakeNVML struct {
 	devices  []nvmlDeviceInfo
 	failing  map[int]error
 	shutdown int
+	// For Health: the conditions per device and the Xid events that
+	// arrive before each Events call (one slice per poll).
+	health map[int]nvmlHealth
+	polls  [][]nvmlEvent
+}
+
+func (f *fakeNVML) Health(i int) (nvmlHealth, error) {
+	if err := f.failing[i]; err != nil {
+		return nvmlHealth{}, err
+	}
+	return f.health[i], nil
+}
+
+func (f *fakeNVML) Events() ([]nvmlEvent, error) {
+	if len(f.polls) == 0 {
+		return nil, nil
+	}
+	e := f.polls[0]
+	f.polls = f.polls[1:]
+	return e, nil
 }
 
 func (f *fakeNVML) Init() error     { return f.initErr }

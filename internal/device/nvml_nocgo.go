@@ -14,3 +14,5 @@ func (absentNVML) Init() error {
 func (absentNVML) Shutdown() error                    { return nil }
 func (absentNVML) Count() (int, error)                { return 0, absentNVML{}.Init() }
 func (absentNVML) Device(int) (nvmlDeviceInfo, error) { return nvmlDeviceInfo{}, absentNVML{}.Init() }
+func (absentNVML) Health(int) (nvmlHealth, error)     { return nvmlHealth{}, absentNVML{}.Init() }
+func (absentNVML) Events() ([]nvmlEvent, error)       { return nil, absentNVML{}.Init() }
