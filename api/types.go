@@ -39,6 +39,13 @@ type Job struct {
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	Placement   []RankPlacement `json:"placement,omitempty"`
 	Ranks       []RankStatus    `json:"ranks,omitempty"`
+
+	// ReasonCode is, for a pending job, the reason code of the scheduler's
+	// latest record for it (e.g. "quota-for-kind", "reserved").
+	ReasonCode string `json:"reason_code,omitempty"`
+	// EstimatedStart is, for a pending job holding a reservation, when the
+	// scheduler's last cycle expects it to start.
+	EstimatedStart *time.Time `json:"estimated_start,omitempty"`
 }
 
 // JobList is the answer of GET /v1/jobs.

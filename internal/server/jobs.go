@@ -207,6 +207,7 @@ func (s *Server) place(j *jobRec, claims []pool.Claim, now time.Time) {
 	j.StartedAt, j.FinishedAt = nil, nil
 	s.placed[j.ID] = j
 	s.buildAssignments(j)
+	s.openUsage(j, now)
 	s.touch(j)
 }
 
@@ -274,6 +275,7 @@ func (s *Server) release(j *jobRec) {
 	if j.claims == nil {
 		return
 	}
+	s.closeUsage(j, s.clock.Now())
 	if err := s.st.Release(j.claims...); err != nil {
 		s.log.Error("releasing an allocation failed", "job", j.ID, "err", err)
 	}
@@ -299,6 +301,7 @@ func (s *Server) requeue(j *jobRec, now time.Time) {
 	s.release(j)
 	j.State, j.Target, j.EvictAt = api.JobPending, "", nil
 	j.Reason = "preempted; waiting to run again"
+	s.obs.m.JobRestarted("preempted")
 	j.Attempt++
 	j.Placement, j.Ranks, j.StartedAt = nil, nil, nil
 	s.touch(j)
