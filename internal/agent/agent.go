@@ -40,6 +40,9 @@ type Config struct {
 	DefaultGrace    time.Duration // for assignments without Grace; default 30 s
 	LogInterval     time.Duration // how often logs are shipped; default 500 ms
 	PollInterval    time.Duration // how often adopted ranks are checked; default 250 ms
+	// HPCJobMappingDir, when set, receives DCGM's HPC job-mapping files
+	// (see writeJobMapping).
+	HPCJobMappingDir string
 }
 
 // Agent runs the ranks the server assigns to one node. Create it with New
@@ -331,6 +334,7 @@ func (a *Agent) apply(asgs []api.Assignment, sent map[rankKey]bool) {
 	}
 	a.mu.Unlock()
 	a.save()
+	a.noteAssignments(asgs)
 }
 
 // olderAttemptRunning reports whether an earlier attempt of k's job still
@@ -415,6 +419,7 @@ func (a *Agent) shutdown() {
 		a.mu.Unlock()
 		a.save()
 	}
+	a.writeJobMapping()
 	a.log.Info("agent stopped")
 }
 

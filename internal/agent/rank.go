@@ -31,6 +31,7 @@ type rank struct {
 	exitCode *int
 	signal   string
 	stopping bool
+	devices  []int // device indexes, from the assignment (job mapping, metrics)
 }
 
 func (r *rank) report() api.RankReport {

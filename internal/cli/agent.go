@@ -21,6 +21,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	var (
 		server, name, stateDir, workDir, address, npuSMI, nvmlLib string
+		metricsListen, jobMappingDir                              string
 		devices                                                   []string
 		grace                                                     time.Duration
 	)
@@ -88,10 +89,17 @@ ranks the server still assigns (see docs/agent.md).`,
 				Name: name, Address: address, StateDir: stateDir, WorkDir: workDir,
 				Devices: discs, Server: agent.ClientServer{C: client},
 				Shim:   []string{exe, "agent", "rank-shim"},
-				Logger: log, DefaultGrace: grace,
+				Logger: log, DefaultGrace: grace, HPCJobMappingDir: jobMappingDir,
 			})
 			if err != nil {
 				return err
+			}
+			var metricsLn net.Listener
+			if metricsListen != "" {
+				if metricsLn, err = net.Listen("tcp", metricsListen); err != nil {
+					return fmt.Errorf("--metrics-listen: %w", err)
+				}
+				defer metricsLn.Close()
 			}
 			// The first SIGTERM or SIGINT stops the ranks gracefully; a
 			// second one kills them at once.
@@ -108,6 +116,10 @@ ranks the server still assigns (see docs/agent.md).`,
 				a.Hurry()
 			}()
 			log.Info("agent starting", "server", client.Addr(), "name", name, "address", address, "boot_id", a.BootID())
+			if metricsLn != nil {
+				log.Info("metrics listening", "addr", metricsLn.Addr().String())
+				go a.ServeMetrics(ctx, metricsLn)
+			}
 			return a.Run(ctx)
 		},
 	}
@@ -121,6 +133,8 @@ ranks the server still assigns (see docs/agent.md).`,
 	f.DurationVar(&grace, "grace", 30*time.Second, "SIGTERM-to-SIGKILL time for assignments that name none")
 	f.StringVar(&npuSMI, "npu-smi", "", "path of npu-smi for the ascend plugin (default: npu-smi in PATH)")
 	f.StringVar(&nvmlLib, "nvml-library", "", "NVML library for the nvidia plugin (default: libnvidia-ml.so.1)")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9470; default: none)")
+	f.StringVar(&jobMappingDir, "hpc-job-mapping-dir", "", "write DCGM's HPC job-mapping files here (one file per device index holding its job IDs; give dcgm-exporter the same directory)")
 	cmd.AddCommand(newRankShimCmd())
 	return cmd
 }
