@@ -46,8 +46,9 @@ type slogPrinter struct{ s *Server }
 func (p slogPrinter) Println(v ...any) { p.s.log.Warn("metrics", "err", v) }
 
 // scrapeSnapshot copies what the pool collector reports. It holds mu only
-// to copy memory (a clone of the allocation state and small per-job facts);
-// the gauges are computed after it returns.
+// to copy memory (a clone of the allocation state and small per-job facts)
+// and to fence hosts without a ready agent, as the scheduler's snapshot
+// does; the gauges are computed after it returns.
 func (s *Server) scrapeSnapshot() metrics.Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,6 +65,13 @@ func (s *Server) scrapeSnapshot() metrics.Snapshot {
 			}
 		}
 		snap.Hosts[n.host] = hf
+	}
+	// As the scheduler sees it: hosts without a ready agent offer nothing,
+	// so their chips count in no free figure.
+	for _, h := range t.Hosts() {
+		if !snap.Hosts[h].Ready {
+			fenceHost(snap.State, h)
+		}
 	}
 	queues := map[string]*metrics.QueueFacts{}
 	get := func(name string) *metrics.QueueFacts {
