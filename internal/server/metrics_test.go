@@ -108,19 +108,19 @@ func TestMetricsMatchTheState(t *testing.T) {
 	// Node level: free 0+4+8 = 12, largest blocks 0+1+8 = 9 → 1 − 9/12.
 	// Cluster level: free 12, largest block 8 → 1 − 8/12.
 	want := map[string]map[string]float64{
-		"qun_chips": {"kind=H100,state=alloc": 12, "kind=H100,state=idle": 12, "kind=H100,state=down": 8, "kind=H100,state=drain": 0},
-		"qun_nodes": {"state=alloc": 1, "state=mix": 1, "state=idle": 1, "state=down": 1, "state=drain": 0},
-		"qun_running_jobs": {"queue=default": 2},
-		"qun_pending_jobs": {"queue=default,reason=" + pendingReason: 1},
-		"qun_domain_free_chips": {"level=cluster": 0, "level=node": 8},
-		"qun_fragmentation_ratio": {"level=cluster": 1 - 8.0/12, "level=node": 1 - 9.0/12},
+		"qun_chips":                        {"kind=H100,state=alloc": 12, "kind=H100,state=idle": 12, "kind=H100,state=down": 8, "kind=H100,state=drain": 0},
+		"qun_nodes":                        {"state=alloc": 1, "state=mix": 1, "state=idle": 1, "state=down": 1, "state=drain": 0},
+		"qun_running_jobs":                 {"queue=default": 2},
+		"qun_pending_jobs":                 {"queue=default,reason=" + pendingReason: 1},
+		"qun_domain_free_chips":            {"level=cluster": 0, "level=node": 8},
+		"qun_fragmentation_ratio":          {"level=cluster": 1 - 8.0/12, "level=node": 1 - 9.0/12},
 		"qun_largest_placeable_gang_chips": {"kind=H100,level=cluster": 12, "kind=H100,level=node": 8},
-		"qun_queue_usage_chips": {"kind=H100,queue=default": 12},
-		"qun_queue_guarantee_chips": {"kind=H100,queue=default": 0},
-		"qun_queue_borrowed_chips": {"kind=H100,queue=default": 12},
-		"qun_admission_wait_time_seconds": {"queue=default": 2},
-		"qun_job_restarts_total": {"cause=node-lost": 1},
-		"qun_recovery_duration_seconds": {"cause=node-lost": 1},
+		"qun_queue_usage_chips":            {"kind=H100,queue=default": 12},
+		"qun_queue_guarantee_chips":        {"kind=H100,queue=default": 0},
+		"qun_queue_borrowed_chips":         {"kind=H100,queue=default": 12},
+		"qun_admission_wait_time_seconds":  {"queue=default": 2},
+		"qun_job_restarts_total":           {"cause=node-lost": 1},
+		"qun_recovery_duration_seconds":    {"cause=node-lost": 1},
 	}
 	for name, w := range want {
 		if diff := cmp.Diff(w, series(fams, name), cmpopts.EquateApprox(0, 1e-12)); diff != "" {
