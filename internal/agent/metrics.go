@@ -36,7 +36,7 @@ func (a *Agent) MetricsHandler() http.Handler {
 type deviceDescs struct{ util, mem, power, temp, healthy, ranks *prometheus.Desc }
 
 func newDeviceDescs() deviceDescs {
-	l := []string{"node", "device", "kind", "uuid", "job"}
+	l := []string{"node", "device", "kind", "uuid", "job_id"}
 	return deviceDescs{
 		util:    prometheus.NewDesc("qun_device_utilization_ratio", "Busy share of the device's compute units (0..1).", l, nil),
 		mem:     prometheus.NewDesc("qun_device_memory_used_bytes", "Device memory in use.", l, nil),
@@ -185,10 +185,34 @@ func (a *Agent) writeJobMapping() {
 		if old, err := os.ReadFile(path); err == nil && string(old) == content {
 			continue
 		}
-		if err := writeFileAtomic(path, []byte(content)); err != nil {
+		if err := writeBeside(dir, path, []byte(content)); err != nil {
 			a.log.Error("cannot write an HPC job-mapping file", "file", path, "err", err)
 		}
 	}
+}
+
+// writeBeside replaces path atomically with a temporary file made in dir's
+// parent, so that readers of dir (dcgm-exporter) never see partial or
+// temporary files.
+func writeBeside(dir, path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(filepath.Clean(dir)), ".qun-hpc-job-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // isDeviceIndex reports whether name is a file name the job mapping owns:

@@ -141,15 +141,15 @@ func TestAgentMetricsReportDevicesWithTheirJobs(t *testing.T) {
 		ag.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		data, _ := io.ReadAll(rec.Body)
 		body = string(data)
-		return strings.Contains(body, `job="j-000007"`)
+		return strings.Contains(body, `job_id="j-000007"`)
 	})
 	for _, want := range []string{
-		`qun_device_power_watts{device="0",job="",kind="910B",node="n0",uuid="fake-910B-0"} 100`,
-		`qun_device_power_watts{device="1",job="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 110`,
-		`qun_device_temperature_celsius{device="1",job="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 41`,
-		`qun_device_utilization_ratio{device="1",job="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 0.25`,
-		`qun_device_memory_used_bytes{device="1",job="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 1.7179869184e+10`,
-		`qun_device_healthy{device="1",job="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 1`,
+		`qun_device_power_watts{device="0",job_id="",kind="910B",node="n0",uuid="fake-910B-0"} 100`,
+		`qun_device_power_watts{device="1",job_id="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 110`,
+		`qun_device_temperature_celsius{device="1",job_id="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 41`,
+		`qun_device_utilization_ratio{device="1",job_id="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 0.25`,
+		`qun_device_memory_used_bytes{device="1",job_id="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 1.7179869184e+10`,
+		`qun_device_healthy{device="1",job_id="j-000007",kind="910B",node="n0",uuid="fake-910B-1"} 1`,
 		`qun_agent_ranks{node="n0",state="running"} 1`,
 		`qun_build_info{`,
 	} {

@@ -280,12 +280,21 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		address = "127.0.0.1"
 	}
+	agentMetrics, err := freeLocalAddrs(f.nodes)
+	if err != nil {
+		return fmt.Errorf("metrics ports for the agents: %w", err)
+	}
+	targetsFile := filepath.Join(dataDir, "prometheus-targets.json")
+	if err := writeTargets(targetsFile, f.listen, agentMetrics); err != nil {
+		return err
+	}
 	for i := range f.nodes {
 		name := fmt.Sprintf("node%d", i)
 		a, err := startChild(name, filepath.Join(logDir, name+".log"), env, exe, "agent",
 			"--server", base, "--name", name, "--address", address,
 			"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
-			"--state-dir", filepath.Join(dataDir, "agents", name))
+			"--state-dir", filepath.Join(dataDir, "agents", name),
+			"--metrics-listen", agentMetrics[i])
 		if err != nil {
 			return err
 		}
@@ -320,6 +329,8 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}
 	fmt.Fprintf(out, `Qun is up: %d nodes × %d %s (fake), API at %s
 Data, state and logs in %s.
+Metrics: %[8]s/metrics (server), agents at %[9]s;
+Prometheus file_sd targets in %[10]s.
 
 Next, in another terminal:
   %[6]s job submit%[7]s examples/jobs/allreduce.yaml
@@ -327,7 +338,7 @@ Next, in another terminal:
   %[6]s job logs%[7]s JOB-ID --stream stderr
 
 Ctrl-C stops everything.
-`, f.nodes, f.chips, f.kind, base, dataDir, qun, flag)
+`, f.nodes, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), targetsFile)
 
 	// Run until told to stop, or until a child dies on its own.
 	anyDone := make(chan *child, len(children))
