@@ -120,6 +120,7 @@ type LogOptions struct {
 	Rank    int
 	Attempt int
 	Stream  string
+	Offset  int64 // reads start at this byte of the log (GET only)
 }
 
 func (o LogOptions) query() string {
@@ -130,6 +131,9 @@ func (o LogOptions) query() string {
 	}
 	if o.Stream != "" {
 		q.Set("stream", o.Stream)
+	}
+	if o.Offset > 0 {
+		q.Set("offset", strconv.FormatInt(o.Offset, 10))
 	}
 	return q.Encode()
 }

@@ -44,6 +44,13 @@ type Job struct {
 	Ranks       []RankStatus    `json:"ranks,omitempty"`
 	// History has one entry per ended attempt, oldest first.
 	History []Attempt `json:"history,omitempty"`
+
+	// ReasonCode is, for a pending job, the reason code of the scheduler's
+	// latest record for it (e.g. "quota-for-kind", "reserved").
+	ReasonCode string `json:"reason_code,omitempty"`
+	// EstimatedStart is, for a pending job holding a reservation, when the
+	// scheduler's last cycle expects it to start.
+	EstimatedStart *time.Time `json:"estimated_start,omitempty"`
 }
 
 // Attempt is one ended attempt of a job: why it ended and how the job

@@ -45,6 +45,9 @@ go vet ./...
 step "staticcheck"
 go tool staticcheck ./...
 
+step "test dependencies (Debian packages)"
+./scripts/deps.sh
+
 step "go test"
 go test -count=1 -timeout 20m ./...
 

@@ -47,6 +47,9 @@ type Config struct {
 	// Faults classifies the fault codes devices report; default
 	// fault.Default(), the built-in tables.
 	Faults *fault.Table
+	// HPCJobMappingDir, when set, receives DCGM's HPC job-mapping files
+	// (see writeJobMapping).
+	HPCJobMappingDir string
 }
 
 // Agent runs the ranks the server assigns to one node. Create it with New
@@ -362,6 +365,7 @@ func (a *Agent) apply(asgs []api.Assignment, sent map[rankKey]bool) {
 	}
 	a.mu.Unlock()
 	a.save()
+	a.noteAssignments(asgs)
 }
 
 // olderAttemptRunning reports whether an earlier attempt of k's job still
@@ -446,6 +450,7 @@ func (a *Agent) shutdown() {
 		a.mu.Unlock()
 		a.save()
 	}
+	a.writeJobMapping()
 	a.log.Info("agent stopped")
 }
 

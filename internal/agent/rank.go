@@ -31,7 +31,8 @@ type rank struct {
 	exitCode    *int
 	signal      string
 	stopping    bool
-	startFailed bool // the agent could not start it (exitCode 126 or 127)
+	startFailed bool  // the agent could not start it (exitCode 126 or 127)
+	devices     []int // device indexes, from the assignment (job mapping, metrics)
 }
 
 func (r *rank) report() api.RankReport {

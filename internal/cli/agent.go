@@ -25,6 +25,7 @@ func newAgentCmd() *cobra.Command {
 		server, name, stateDir, workDir, address, npuSMI, nvmlLib string
 		devices, faultFiles                                       []string
 		grace, healthInterval                                     time.Duration
+		metricsListen, jobMappingDir                              string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -101,11 +102,18 @@ ranks the server still assigns (see docs/agent.md).`,
 				Name: name, Address: address, StateDir: stateDir, WorkDir: workDir,
 				Devices: discs, Server: agent.ClientServer{C: client},
 				Shim:   []string{exe, "agent", "rank-shim"},
-				Logger: log, DefaultGrace: grace,
+				Logger: log, DefaultGrace: grace, HPCJobMappingDir: jobMappingDir,
 				HealthInterval: healthInterval, Faults: faults,
 			})
 			if err != nil {
 				return err
+			}
+			var metricsLn net.Listener
+			if metricsListen != "" {
+				if metricsLn, err = net.Listen("tcp", metricsListen); err != nil {
+					return fmt.Errorf("--metrics-listen: %w", err)
+				}
+				defer metricsLn.Close()
 			}
 			// The first SIGTERM or SIGINT stops the ranks gracefully; a
 			// second one kills them at once.
@@ -122,6 +130,10 @@ ranks the server still assigns (see docs/agent.md).`,
 				a.Hurry()
 			}()
 			log.Info("agent starting", "server", client.Addr(), "name", name, "address", address, "boot_id", a.BootID())
+			if metricsLn != nil {
+				log.Info("metrics listening", "addr", metricsLn.Addr().String())
+				go a.ServeMetrics(ctx, metricsLn)
+			}
 			return a.Run(ctx)
 		},
 	}
@@ -137,6 +149,8 @@ ranks the server still assigns (see docs/agent.md).`,
 	f.StringVar(&nvmlLib, "nvml-library", "", "NVML library for the nvidia plugin (default: libnvidia-ml.so.1)")
 	f.DurationVar(&healthInterval, "health-interval", 5*time.Second, "how often device health is polled and reported in heartbeats (negative: never)")
 	f.StringArrayVar(&faultFiles, "fault-file", nil, "a fault table file (docs/faults.md) adding to or overriding the built-in fault levels; repeatable")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9470; default: none)")
+	f.StringVar(&jobMappingDir, "hpc-job-mapping-dir", "", "write DCGM's HPC job-mapping files here (one file per device index holding its job IDs; give dcgm-exporter the same directory)")
 	cmd.AddCommand(newRankShimCmd())
 	return cmd
 }

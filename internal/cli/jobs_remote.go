@@ -61,6 +61,10 @@ func remoteErr(err error) error {
 // the client and calls run.
 func remoteCmd(use, short string, args int, out *output, run func(ctx context.Context, c *api.Client, w io.Writer, args []string) error) *cobra.Command {
 	var r remote
+	var wf watchFlags
+	if out != nil && out.formats == nil {
+		out.formats = listFormats
+	}
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -71,9 +75,17 @@ func remoteCmd(use, short string, args int, out *output, run func(ctx context.Co
 					return err
 				}
 			}
+			if err := wf.check(); err != nil {
+				return err
+			}
 			c, err := r.client()
 			if err != nil {
 				return err
+			}
+			if wf.on {
+				return remoteErr(watchLoop(cmd.Context(), cmd.OutOrStdout(), wf.every, func(w io.Writer) error {
+					return run(cmd.Context(), c, w, args)
+				}))
 			}
 			return remoteErr(run(cmd.Context(), c, cmd.OutOrStdout(), args))
 		},
@@ -81,6 +93,9 @@ func remoteCmd(use, short string, args int, out *output, run func(ctx context.Co
 	r.register(cmd)
 	if out != nil {
 		out.register(cmd)
+	}
+	if watchable(use) {
+		wf.register(cmd)
 	}
 	return cmd
 }
@@ -106,25 +121,27 @@ func newJobRemoteCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			if subOut.json() {
-				return writeJSON(w, j)
+			if subOut.structured() {
+				return subOut.write(w, j)
 			}
 			fmt.Fprintf(w, "%s submitted: job %q in queue %q, %s\n", j.ID, j.Name, j.Queue, j.State)
 			return nil
 		})
 
 	var state, queue string
+	var withStart bool
 	list := remoteCmd("list", "List jobs", 0, &listOut,
 		func(ctx context.Context, c *api.Client, w io.Writer, _ []string) error {
 			l, err := c.ListJobs(ctx, api.ListJobsOptions{State: api.JobState(state), Queue: queue})
 			if err != nil {
 				return err
 			}
-			if listOut.json() {
-				return writeJSON(w, l)
+			if listOut.structured() {
+				return listOut.write(w, l)
 			}
-			return renderJobs(w, l.Jobs, time.Now())
+			return renderJobs(w, l.Jobs, time.Now(), jobColumns{wide: listOut.wide(), start: withStart})
 		})
+	list.Flags().BoolVar(&withStart, "start", false, "show each pending job's estimated start (from the scheduler's reservations; N/A without one)")
 	list.Flags().StringVar(&state, "state", "", "only jobs in this state")
 	list.Flags().StringVar(&queue, "queue", "", "only jobs of this queue")
 
@@ -134,8 +151,8 @@ func newJobRemoteCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			if statOut.json() {
-				return writeJSON(w, j)
+			if statOut.structured() {
+				return statOut.write(w, j)
 			}
 			return renderJob(w, j)
 		})
@@ -146,8 +163,8 @@ func newJobRemoteCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			if explOut.json() {
-				return writeJSON(w, e)
+			if explOut.structured() {
+				return explOut.write(w, e)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PLUGIN\tREASON\tDETAIL")
@@ -163,16 +180,20 @@ func newJobRemoteCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cancelOut.json() {
-				return writeJSON(w, j)
+			if cancelOut.structured() {
+				return cancelOut.write(w, j)
 			}
 			fmt.Fprintf(w, "%s: %s\n", j.ID, j.State)
 			return nil
 		})
 
 	var lo api.LogOptions
-	logs := remoteCmd("logs ID", "Print the log of one rank of a job", 1, nil,
+	var follow bool
+	logs := remoteCmd("logs ID", "Print the log of one rank of a job (-f follows it until the rank exits)", 1, nil,
 		func(ctx context.Context, c *api.Client, w io.Writer, args []string) error {
+			if follow {
+				return followLog(ctx, c, w, args[0], lo, time.Second/2)
+			}
 			data, err := c.JobLogs(ctx, args[0], lo)
 			if err != nil {
 				return err
@@ -183,6 +204,7 @@ func newJobRemoteCmds() []*cobra.Command {
 	logs.Flags().IntVar(&lo.Rank, "rank", 0, "rank")
 	logs.Flags().IntVar(&lo.Attempt, "attempt", -1, "attempt (default: the current one)")
 	logs.Flags().StringVar(&lo.Stream, "stream", "stdout", "stdout or stderr")
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing the log as it grows; end when the rank exits")
 	return []*cobra.Command{submit, list, status, explain, cancel, logs}
 }
 
@@ -219,16 +241,6 @@ func jobChips(j *api.Job) string {
 		return "?"
 	}
 	return fmt.Sprintf("%d×%s", s.RankCount(), s.ChipsPerRank)
-}
-
-func renderJobs(w io.Writer, jobs []api.Job, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tQUEUE\tSTATE\tCHIPS\tAGE\tREASON")
-	for i := range jobs {
-		j := &jobs[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.Queue, j.State, jobChips(j), age(now, j.SubmittedAt), oneLine(j.Reason, 60))
-	}
-	return tw.Flush()
 }
 
 func oneLine(s string, n int) string {
@@ -322,31 +334,20 @@ func pidString(pid int) string {
 func newNodeCmd() *cobra.Command {
 	c := &cobra.Command{Use: "node", Short: "List the nodes of a server"}
 	var out output
-	c.AddCommand(remoteCmd("list", "List the registered nodes", 0, &out,
+	c.AddCommand(remoteCmd("list", "List the registered nodes with their Slurm-style state (idle, mix, alloc, drain, down)", 0, &out,
 		func(ctx context.Context, cl *api.Client, w io.Writer, _ []string) error {
 			l, err := cl.ListNodes(ctx)
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return writeJSON(w, l)
+			if out.structured() {
+				return out.write(w, l)
 			}
-			now := time.Now()
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tADDRESS\tDEVICES\tLAST HEARTBEAT")
-			for _, n := range l.Nodes {
-				kinds := map[string]int{}
-				for _, d := range n.Devices {
-					kinds[d.Kind]++
-				}
-				var ks []string
-				for k, v := range kinds {
-					ks = append(ks, fmt.Sprintf("%d×%s", v, k))
-				}
-				sort.Strings(ks)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s ago\n", n.Name, n.State, n.Address, strings.Join(ks, ","), age(now, n.LastHeartbeat))
+			jobs, err := cl.ListJobs(ctx, api.ListJobsOptions{})
+			if err != nil {
+				return err
 			}
-			return tw.Flush()
+			return renderNodes(w, l.Nodes, jobs.Jobs, time.Now(), out.wide())
 		}))
 	return c
 }
@@ -360,8 +361,8 @@ func newQueueCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return writeJSON(w, l)
+			if out.structured() {
+				return out.write(w, l)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tWEIGHT\tPENDING\tRUNNING\tIN USE\tGUARANTEED\tHISTORY (CHIP-H)")

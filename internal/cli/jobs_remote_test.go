@@ -52,7 +52,9 @@ func TestRemoteJobCommands(t *testing.T) {
 		{[]string{"job", "status", "j-999999"}, ExitBadInput, ""},
 		{[]string{"job", "list", "--state", "bogus"}, ExitBadInput, ""},
 		{[]string{"job", "status", "j-000001", "--server", "http://127.0.0.1:1"}, ExitFailure, ""},
-		{[]string{"job", "list", "-o", "yaml"}, ExitBadInput, ""},
+		{[]string{"job", "list", "-o", "xml"}, ExitBadInput, ""},
+		{[]string{"job", "list", "-o", "yaml"}, ExitOK, "- id: j-000001"},
+		{[]string{"job", "list", "-o", "wide"}, ExitOK, "ATTEMPT"},
 	} {
 		code, stdout, stderr := run(t, tc.args...)
 		if code != tc.code || !strings.Contains(stdout, tc.out) {

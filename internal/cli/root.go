@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,9 +31,15 @@ func badInput(format string, args ...any) error {
 
 // Main runs the qun command line and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return MainContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// MainContext is Main with a context: commands that run until interrupted
+// (--watch, logs -f) also end when ctx is done.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -70,20 +78,31 @@ the same scheduler on real traces.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd(), newSimCmd())
+	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd(), newSimCmd(), newUsageCmd())
 	return root
 }
 
-// output is the -o flag shared by commands that print results.
-type output struct{ format string }
+// output is the -o flag shared by commands that print results. Commands
+// that print lists also take wide and yaml (see listFormats).
+type output struct {
+	format  string
+	formats []string // allowed; nil: table and json
+}
+
+func (o *output) allowed() []string {
+	if o.formats == nil {
+		return []string{"table", "json"}
+	}
+	return o.formats
+}
 
 func (o *output) register(c *cobra.Command) {
-	c.Flags().StringVarP(&o.format, "output", "o", "table", "output format: table or json")
+	c.Flags().StringVarP(&o.format, "output", "o", "table", "output format: "+strings.Join(o.allowed(), ", "))
 }
 
 func (o *output) check() error {
-	if o.format != "table" && o.format != "json" {
-		return usageError{fmt.Errorf("--output %q is not a format (allowed: table, json)", o.format)}
+	if !slices.Contains(o.allowed(), o.format) {
+		return usageError{fmt.Errorf("--output %q is not a format (allowed: %s)", o.format, strings.Join(o.allowed(), ", "))}
 	}
 	return nil
 }

@@ -319,14 +319,23 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		address = "127.0.0.1"
 	}
 	names := upNodeNames(f.nodes, f.spares)
-	for _, name := range names {
+	agentMetrics, err := freeLocalAddrs(len(names))
+	if err != nil {
+		return fmt.Errorf("metrics ports for the agents: %w", err)
+	}
+	targetsFile := filepath.Join(dataDir, "prometheus-targets.json")
+	if err := writeTargets(targetsFile, f.listen, agentMetrics); err != nil {
+		return err
+	}
+	for i, name := range names {
 		sv := &agentSup{
 			name: name, logPath: filepath.Join(logDir, name+".log"), env: env,
 			stateDir: filepath.Join(dataDir, "agents", name), delay: f.restartDelay, out: out,
 			argv: []string{exe, "agent",
 				"--server", base, "--name", name, "--address", address,
 				"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
-				"--state-dir", filepath.Join(dataDir, "agents", name)},
+				"--state-dir", filepath.Join(dataDir, "agents", name),
+				"--metrics-listen", agentMetrics[i]},
 			quit: make(chan struct{}), done: make(chan struct{}),
 		}
 		a, err := startChild(name, sv.logPath, env, sv.argv...)
@@ -370,6 +379,8 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}
 	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s
 Data, state and logs in %s.
+Metrics: %[8]s/metrics (server), agents at %[9]s;
+Prometheus file_sd targets in %[10]s.
 
 Next, in another terminal:
   %[7]s job submit%[8]s examples/jobs/allreduce.yaml
@@ -377,7 +388,7 @@ Next, in another terminal:
   %[7]s job logs%[8]s JOB-ID --stream stderr
 
 Ctrl-C stops everything.
-`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag)
+`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), targetsFile)
 
 	// Run until told to stop, or until the server dies. Agents that die
 	// are restarted by their supervisors.

@@ -24,6 +24,9 @@ type npuChip struct {
 	BusID     string
 	MemMiB    int64 // last "used / total" pair's total: HBM where there is HBM
 	line      int   // number of the chip's first row
+	// Live readings, for Telemetry; -1 where the cell does not parse.
+	powerW, tempC, aicorePct float64
+	memUsedMiB               int64
 }
 
 // npuTable is the parsed device table of `npu-smi info`.
@@ -62,16 +65,9 @@ func chipIndexes(t npuTable, logic map[chipKey]int) ([]int, error) {
 	out := make([]int, len(t.Chips))
 	seen := map[int]int{}
 	for i, c := range t.Chips {
-		idx := i
-		switch {
-		case logic != nil:
-			l, ok := logic[chipKey{c.NPU, c.Chip}]
-			if !ok {
-				return nil, fmt.Errorf("npu-smi info line %d: NPU %d chip %d has no Chip Logic ID in npu-smi info -m", c.line, c.NPU, c.Chip)
-			}
-			idx = l
-		case c.DeviceID >= 0:
-			idx = c.DeviceID
+		idx, err := chipIndex(i, c, logic)
+		if err != nil {
+			return nil, err
 		}
 		if prev, dup := seen[idx]; dup {
 			return nil, fmt.Errorf("npu-smi info line %d: device index %d already used by line %d", c.line, idx, prev)
@@ -101,6 +97,21 @@ func ascendDevices(t npuTable, logic map[chipKey]int) ([]Device, error) {
 	}
 	slices.SortFunc(out, func(a, b Device) int { return a.Index - b.Index })
 	return out, nil
+}
+
+// chipIndex is the device index of the i-th chip of the table.
+func chipIndex(i int, c npuChip, logic map[chipKey]int) (int, error) {
+	switch {
+	case logic != nil:
+		l, ok := logic[chipKey{c.NPU, c.Chip}]
+		if !ok {
+			return 0, fmt.Errorf("npu-smi info line %d: NPU %d chip %d has no Chip Logic ID in npu-smi info -m", c.line, c.NPU, c.Chip)
+		}
+		return l, nil
+	case c.DeviceID >= 0:
+		return c.DeviceID, nil
+	}
+	return i, nil
 }
 
 // AscendKind maps an npu-smi chip name to a catalog kind: "910A", "910ProA",
@@ -278,7 +289,11 @@ func parseChipRow1(cells []string) (npuChip, error) {
 	if h := strings.Fields(cells[1]); len(h) != 1 {
 		return npuChip{}, fmt.Errorf("health %q: want one word such as OK, Warning, Alarm, Critical", cells[1])
 	}
-	return npuChip{NPU: npu, DeviceID: -1, Name: strings.Join(f[1:], " "), Health: cells[1]}, nil
+	c := npuChip{NPU: npu, DeviceID: -1, Name: strings.Join(f[1:], " "), Health: cells[1], powerW: -1, tempC: -1}
+	if r := strings.Fields(cells[2]); len(r) >= 2 {
+		c.powerW, c.tempC = reading(r[0]), reading(r[1])
+	}
+	return c, nil
 }
 
 // parseChipRow2 parses "| 0 [id] | 0000:C1:00.0 | 0  0 / 0  3385 / 65536 |".
@@ -318,6 +333,7 @@ func parseChipRow2(cells []string, c *npuChip, twoIDs, isDev bool) error {
 	if len(u) != 4 && len(u) != 7 {
 		return fmt.Errorf("usage cell: want \"AICore used / total [used / total]\"")
 	}
+	c.aicorePct = reading(u[0])
 	for i := 1; i < len(u); i += 3 {
 		if u[i+1] != "/" {
 			return fmt.Errorf("usage cell: want \"used / total\" pairs")
@@ -333,9 +349,19 @@ func parseChipRow2(cells []string, c *npuChip, twoIDs, isDev bool) error {
 		if used > total && total > 0 {
 			return fmt.Errorf("usage cell: %d MB used of %d", used, total)
 		}
-		c.MemMiB = total
+		c.MemMiB, c.memUsedMiB = total, used
 	}
 	return nil
+}
+
+// reading parses a live figure of the table; -1 when it is not a number
+// (npu-smi prints "NA" where a chip cannot tell).
+func reading(s string) float64 {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 {
+		return -1
+	}
+	return v
 }
 
 func smallInt(s, what string) (int, error) {

@@ -424,3 +424,8 @@ func fmtAt(now, at time.Time) string {
 	d := at.Sub(now)
 	return "+" + d.String()
 }
+
+// FenceHost takes everything free on host h, as the cycle does for a host
+// without a ready agent; callers that mirror the scheduler's view (metrics)
+// use it so their free figures match what the scheduler could place.
+func FenceHost(st *pool.State, h pool.DomainID) { fenceHost(st, h) }

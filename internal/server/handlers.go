@@ -53,6 +53,8 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, s.cfg.Pool.Summarize())
 		return nil
 	})
+	mux.Handle("GET /metrics", s.metricsHandler())
+	h("GET /v1/usage", s.handleUsage)
 	h("/", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(api.CodeNotFound, "no endpoint %s %s (see the api package documentation)", r.Method, r.URL.Path)
 	})

@@ -199,6 +199,7 @@ func (s *Server) place(j *jobRec, claims []pool.Claim, now time.Time) {
 	}
 	s.placed[j.ID] = j
 	s.step(j, lifecycle.Event{Kind: lifecycle.EvPlaced, At: now, Nodes: nodes})
+	s.openUsage(j, now)
 }
 
 // release returns a job's allocation. Callers hold mu.
@@ -206,6 +207,7 @@ func (s *Server) release(j *jobRec) {
 	if j.claims == nil {
 		return
 	}
+	s.closeUsage(j, s.clock.Now())
 	if err := s.st.Release(j.claims...); err != nil {
 		s.log.Error("releasing an allocation failed", "job", j.ID, "err", err)
 	}

@@ -70,6 +70,12 @@ func (s *Server) OpenLog(id string, q logQuery) (io.ReadCloser, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return io.NopCloser(&emptyReader{}), nil
 	}
+	if err == nil && q.offset > 0 {
+		if _, err := f.Seek(q.offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, err
 }
 
@@ -81,6 +87,7 @@ func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 type logQuery struct {
 	rank, attempt int
 	stream        string
+	offset        int64 // reads start here; `qun job logs -f` polls with it
 }
 
 // parseLogQuery reads rank, attempt and stream from a query string.
@@ -104,6 +111,13 @@ func parseLogQuery(get func(string) string, needAttempt bool) (logQuery, error) 
 	}
 	num("rank", &q.rank)
 	num("attempt", &q.attempt)
+	if v := get("offset"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			probs = append(probs, api.Problem{Field: "offset", Message: fmt.Sprintf("%q is not a non-negative byte offset", v)})
+		}
+		q.offset = n
+	}
 	switch v := get("stream"); v {
 	case "":
 	case "stdout", "stderr":

@@ -46,6 +46,7 @@ func (s *Server) loop() {
 // through the plan applier. Only one goroutine may call it at a time (the
 // loop, or a test that did not Start the server).
 func (s *Server) Cycle() {
+	defer s.observeCycle(time.Now())
 	s.mu.Lock()
 	if s.usable() != nil {
 		s.mu.Unlock()
@@ -187,6 +188,7 @@ func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 			s.touch(j)
 		}
 	}
+	s.noteCycle(plan, now)
 	for id, recs := range ex {
 		if j := s.jobs[id]; j != nil {
 			j.expl = recs

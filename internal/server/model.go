@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/job"
@@ -23,12 +24,17 @@ type jobRec struct {
 	LC lifecycle.Job `json:"lc"`
 	// Target is read from state files written before LC existed.
 	Target api.JobState `json:"target,omitempty"`
+	// Usage lists the job's allocations over time, for `qun usage`.
+	Usage []usageSpan `json:"usage,omitempty"`
 
 	spec   *job.Spec        // decoded Spec
 	claims []pool.Claim     // the allocation held, one claim per rank; nil when none
 	assign []api.Assignment // per rank, built when placed
 	sj     *sched.Job       // the scheduler's view, without placement
 	expl   []sched.Record   // the last cycle's explanation; shared, read-only
+	// estStart is when the last cycle's reservation expects the job to
+	// start; zero without one.
+	estStart time.Time
 }
 
 // jobID formats a sequence number as a job ID.
@@ -126,10 +132,14 @@ func publicJob(j *jobRec) api.Job {
 	out := j.Job
 	if j.State == api.JobPending && len(j.expl) > 0 {
 		last := j.expl[len(j.expl)-1]
-		out.Reason = last.Reason
+		out.Reason, out.ReasonCode = last.Reason, last.Reason
 		if last.Detail != "" {
 			out.Reason += ": " + last.Detail
 		}
+	}
+	if j.State == api.JobPending && !j.estStart.IsZero() {
+		at := j.estStart
+		out.EstimatedStart = &at
 	}
 	out.Placement = append([]api.RankPlacement(nil), j.Placement...)
 	out.Ranks = append([]api.RankStatus(nil), j.Ranks...)

@@ -83,6 +83,7 @@ type Server struct {
 	closing    bool
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
+	obs        *observability
 
 	kick chan struct{}
 	stop chan struct{}
@@ -125,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		st: pool.NewState(cfg.Pool), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	s.obs = newObservability(s)
 	if err := s.recover(); err != nil {
 		store.Close()
 		return nil, err

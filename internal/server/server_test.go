@@ -533,7 +533,7 @@ func TestRestart(t *testing.T) {
 	for _, l := range []*api.JobList{before, after} {
 		for i := range l.Jobs {
 			if l.Jobs[i].State == api.JobPending {
-				l.Jobs[i].Reason = "" // the last cycle's explanation is not stored
+				l.Jobs[i].Reason, l.Jobs[i].ReasonCode = "", "" // the last cycle's explanation is not stored
 			}
 		}
 	}
