@@ -53,6 +53,7 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, s.cfg.Pool.Summarize())
 		return nil
 	})
+	s.registerViews(h, mux) // the dashboard and its views (views.go)
 	h("/", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(api.CodeNotFound, "no endpoint %s %s (see the api package documentation)", r.Method, r.URL.Path)
 	})
