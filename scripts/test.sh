@@ -15,7 +15,7 @@ step "go version"
 go version
 
 step "gofmt"
-unformatted=$(gofmt -l cmd internal api examples 2>/dev/null || true)
+unformatted=$(gofmt -l cmd internal api examples web 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
@@ -28,6 +28,9 @@ go vet ./...
 
 step "staticcheck"
 go tool staticcheck ./...
+
+step "chromium"
+source scripts/chromium.sh
 
 step "go test"
 go test -count=1 -timeout 20m ./...

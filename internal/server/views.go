@@ -205,7 +205,7 @@ var stateNames = [...]string{stFree: chipFree, stAlloc: chipAlloc, stDown: chipD
 
 // mapAgg holds the state of every chip and the aggregates of every domain.
 type mapAgg struct {
-	state                      []uint8 // per chip
+	state []uint8 // per chip
 
 	free, alloc, down, largest []int32
 	kfree                      []int32 // domain*kinds + kind: free chips of the kind
