@@ -9,10 +9,12 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/comm"
+	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
@@ -432,6 +434,23 @@ func finiteOr(x, v float64) float64 {
 // bounds per topology.
 var viewPlacer = place.New(place.Options{})
 
+// commCache keeps the communication model of a job's attempt (its
+// placement does not change within an attempt), so that a job page polled
+// every 2 s costs one model; it is emptied when it holds maxCommCache.
+var commCache struct {
+	sync.Mutex
+	m map[commKey]*api.CommModel
+}
+
+// commKey names a job's attempt by the job's own spec record, which no
+// other job or server shares.
+type commKey struct {
+	spec    *job.Spec
+	attempt int
+}
+
+const maxCommCache = 4096
+
 // JobPlacement returns where a job's chips are and its modelled
 // communication. A job that never ran has no chips.
 func (s *Server) JobPlacement(id string) (api.JobPlacement, error) {
@@ -444,6 +463,7 @@ func (s *Server) JobPlacement(id string) (api.JobPlacement, error) {
 	}
 	spec, pl := j.spec, append([]api.RankPlacement(nil), j.Placement...)
 	sj := *j.sj
+	key := commKey{spec: j.spec, attempt: j.Attempt}
 	s.mu.Unlock()
 
 	out := api.JobPlacement{JobID: id, Domains: []int{}, Hosts: []int{}, Enclosing: -1, Chips: []api.PlacedChip{}}
@@ -486,7 +506,19 @@ func (s *Server) JobPlacement(id string) (api.JobPlacement, error) {
 		}
 		out.Enclosing = int(best)
 	}
-	out.Comm = commModel(t, &sj, chips)
+	commCache.Lock()
+	cm, ok := commCache.m[key]
+	commCache.Unlock()
+	if !ok {
+		cm = commModel(t, &sj, chips)
+		commCache.Lock()
+		if commCache.m == nil || len(commCache.m) >= maxCommCache {
+			commCache.m = map[commKey]*api.CommModel{}
+		}
+		commCache.m[key] = cm
+		commCache.Unlock()
+	}
+	out.Comm = cm
 	return out, nil
 }
 

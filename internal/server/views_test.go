@@ -414,3 +414,36 @@ func FuzzParseUsageQuery(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPoolMapSuperCluster measures the server's side of the
+// dashboard's SuperCluster views: the top window (64 superpods) and one
+// superpod's window (128 racks of 8 boards), each a pass over all 524,288
+// chips.
+func BenchmarkPoolMapSuperCluster(b *testing.B) {
+	topo, err := pool.LoadFile("../../examples/pools/atlas950-supercluster.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := New(Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	pod := topo.Children(0)[0]
+	for _, bc := range []struct {
+		name string
+		q    MapQuery
+	}{{"cluster-depth1", MapQuery{Domain: 0, Depth: 1}}, {"superpod-depth2", MapQuery{Domain: pod, Depth: 2}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				data, err := json.Marshal(srv.PoolMap(bc.q))
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(data)
+			}
+			b.ReportMetric(float64(size), "bytes/answer")
+		})
+	}
+}
