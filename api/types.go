@@ -362,6 +362,7 @@ type JobPlacement struct {
 type PlacedChip struct {
 	Rank   int    `json:"rank"`
 	Host   int    `json:"host"` // domain ID
+	Leaf   int    `json:"leaf"` // domain ID of the leaf domain holding the chip
 	Node   string `json:"node"`
 	Device int    `json:"device"`
 }

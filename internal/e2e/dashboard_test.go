@@ -326,6 +326,18 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("clicking node0 on the map did not drill down to domain %d: %v (hash %q)", first.ID, err, hash)
 	}
 	b.checkClean("map drill-down")
+	// Every colouring draws without an error.
+	b.open("map")
+	for _, mode := range []string{"queue", "job", "health", "free"} {
+		js := fmt.Sprintf(`(() => { const s = document.getElementById('mode'); s.value = %q; s.dispatchEvent(new Event('change')); return s.value; })()`, mode)
+		if v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js)); err != nil || v != mode {
+			t.Errorf("colour the map by %s: %q, %v", mode, v, err)
+		}
+		if mode == "queue" {
+			shots = append(shots, b.screenshot(dir, "map-by-queue"))
+		}
+	}
+	b.checkClean("map colourings")
 
 	// Queues.
 	b.open("queues")
@@ -395,6 +407,12 @@ func TestDashboardInChromium(t *testing.T) {
 		if id == failed && !strings.Contains(want["log-0-stderr"], "boom") {
 			t.Errorf("failed job %s: rank 0's stderr tail %q lacks boom", id, want["log-0-stderr"])
 		}
+		if len(pl.Chips) > 0 {
+			outlined, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('jmap').dataset.outlined`))
+			if err != nil || outlined != itoa(len(pl.Chips)) {
+				t.Errorf("job %s: the map outlines %q chips, want its %d (%v)", id, outlined, len(pl.Chips), err)
+			}
+		}
 		expect(t, "job "+id, got, want)
 		b.checkClean("job " + id)
 		shots = append(shots, b.screenshot(dir, "job-"+string(j.State)))
@@ -453,6 +471,20 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	b.checkClean("usage")
 	shots = append(shots, b.screenshot(dir, "usage"))
+
+	// The page updates live: cancel the pending job while the jobs view
+	// is open and see its state change without a reload.
+	b.open("jobs")
+	if _, err := c.CancelJob(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	live := fmt.Sprintf(`document.querySelector('[data-k="job-%s-state"]').textContent === 'cancelled'`, pending)
+	lctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(lctx, chromedp.Poll[bool](live)); err != nil {
+		t.Errorf("the jobs view did not show %s cancelled within 10 s of the cancel: %v", pending, err)
+	}
+	b.checkClean("live update")
 
 	t.Logf("screenshots: %s", strings.Join(shots, " "))
 	if os.Getenv("QUN_UPDATE_SCREENSHOT") != "" {

@@ -476,7 +476,7 @@ func (s *Server) JobPlacement(id string) (api.JobPlacement, error) {
 	for r, c := range claims {
 		for _, g := range c.Grants {
 			chips = append(chips, g.Chip)
-			out.Chips = append(out.Chips, api.PlacedChip{Rank: r, Host: int(c.Host), Node: t.Path(c.Host), Device: t.ChipIndex(g.Chip)})
+			out.Chips = append(out.Chips, api.PlacedChip{Rank: r, Host: int(c.Host), Leaf: int(t.ChipLeaf(g.Chip)), Node: t.Path(c.Host), Device: t.ChipIndex(g.Chip)})
 			for d := t.ChipLeaf(g.Chip); d != pool.NoDomain && !doms[d]; d = t.Parent(d) {
 				doms[d] = true
 			}

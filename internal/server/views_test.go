@@ -218,6 +218,11 @@ func TestJobPlacement(t *testing.T) {
 	if p.Enclosing != int(host) || len(p.Hosts) != 1 || p.Hosts[0] != int(host) || len(p.Chips) != 8 {
 		t.Errorf("placement %+v, want the 8 chips of host %d", p, host)
 	}
+	for _, pc := range p.Chips {
+		if pc.Host != int(host) || pc.Leaf != int(host) || pc.Node != j.Placement[0].Node {
+			t.Errorf("chip %+v, want on host (and leaf) %d", pc, host)
+		}
+	}
 	c := p.Comm
 	if c == nil || len(c.Items) == 0 {
 		t.Fatalf("comm model %+v, want items for an 8-rank job", c)

@@ -247,6 +247,8 @@ function drawMap(canvas, map, mode, hl) {
   g.textBaseline = 'top';
   const boxes = [];
   const hlDoms = hl ? new Set(hl.domains) : null;
+  const hlChips = hl ? new Set(hl.chips.map(c => c.leaf + ':' + c.device)) : null;
+  let outlined = 0;
   const draw = (d, x, y, w, h) => {
     boxes.push({d, x, y, w, h});
     const kids = d.children || [];
@@ -278,7 +280,8 @@ function drawMap(canvas, map, mode, hl) {
       const pad = Math.min(2, cw / 6);
       g.fillStyle = chipColour(it, mode);
       g.fillRect(cx + pad, cy + pad, Math.max(1, cw - 2 * pad), Math.max(1, chh - 2 * pad));
-      if (hl && it.job === hl.job) {
+      if (hlChips && hlChips.has(d.id + ':' + it.i)) {
+        outlined++;
         g.strokeStyle = '#f08c00';
         g.lineWidth = 2;
         g.strokeRect(cx + pad, cy + pad, Math.max(1, cw - 2 * pad), Math.max(1, chh - 2 * pad));
@@ -287,6 +290,7 @@ function drawMap(canvas, map, mode, hl) {
     });
   };
   draw(map.domain, 0, 0, W, H);
+  if (hl) canvas.dataset.outlined = String(outlined);
   return boxes;
 }
 
@@ -489,7 +493,7 @@ async function job(args) {
     const up = around.path.length > 1 ? around.path[around.path.length - 2] : around.path[0];
     const encl = up.id, lvl = up.level;
     const map = await fetchMap(encl, lvl);
-    const boxes = drawMap(canvas, map, 'job', {domains: pl.domains, job: j.id});
+    const boxes = drawMap(canvas, map, 'job', {domains: pl.domains, chips: pl.chips});
     wireMap(canvas, map, boxes, {onPick: d => { location.hash = '#/map/' + d.id; }});
   } else {
     const g = canvas.getContext('2d');
