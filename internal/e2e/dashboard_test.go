@@ -211,8 +211,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func fnum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // upWithJobs starts `qun up` (4 nodes × 8 fake 910B) with a running, a
-// pending and a failed job.
-func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, failed string) {
+// pending and a failed job, and one restarted after a preemption.
+func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, failed, restarted string) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
@@ -240,14 +240,21 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 		}
 		return p
 	}
-	running = submit(t, qun, base, write("train", "queue: research\nranks: 4\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"100000\"]\n"))
+	running = submit(t, qun, base, write("train", "queue: research\npriority: 20\nranks: 4\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"100000\"]\n"))
 	failed = submit(t, qun, base, write("broken", "queue: research\nranks: 2\ncommand: [sh, -c, \"echo starting; echo boom >&2; exit 3\"]\n"))
 	waitJob(t, c, running, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
 	waitJob(t, c, failed, 60*time.Second, nil)
+	// The rest of the pool goes to a low-priority job; a short urgent one
+	// preempts it, and it runs again as its attempt 1.
+	restarted = submit(t, qun, base, write("victim", "queue: research\nranks: 7\nchipsPerRank: 4\ncommand: [sh, -c, \"echo attempt $QUN_ATTEMPT; exec sleep 100000\"]\n"))
+	waitJob(t, c, restarted, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
+	urgent := submit(t, qun, base, write("urgent", "queue: prod\npriority: 10\nranks: 8\ncommand: [sleep, \"2\"]\n"))
+	waitJob(t, c, urgent, 90*time.Second, nil)
+	waitJob(t, c, restarted, 90*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning && j.Attempt == 1 })
 	// 32 chips: never free while the training job runs.
 	pending = submit(t, qun, base, write("big", "queue: prod\nchips: 32\ncommand: [qun-allreduce]\n"))
 	waitJob(t, c, pending, 20*time.Second, func(j *api.Job) bool { return j.State == api.JobPending && j.Reason != "" })
-	return base, c, running, pending, failed
+	return base, c, running, pending, failed, restarted
 }
 
 // TestDashboardInChromium loads every view of the dashboard in headless
@@ -255,7 +262,7 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 // view draws without a console error, and its numbers equal the API's.
 func TestDashboardInChromium(t *testing.T) {
 	chromiumPath(t)
-	base, c, running, pending, failed := upWithJobs(t)
+	base, c, running, pending, failed, restarted := upWithJobs(t)
 	ctx := context.Background()
 	b := newBrowser(t, base)
 	dir := shotDir(t)
@@ -288,8 +295,8 @@ func TestDashboardInChromium(t *testing.T) {
 		want["chips-"+kd.Kind+"-total"], want["chips-"+kd.Kind+"-free"] = itoa(kd.Chips), itoa(kd.Free)
 		want["chips-"+kd.Kind+"-alloc"], want["chips-"+kd.Kind+"-down"] = itoa(kd.Alloc), itoa(kd.Down)
 	}
-	if want["running"] != "1" || want["pending"] != "1" || want["faults"] != "1" || want["chips-910B-alloc"] != "4" {
-		t.Errorf("API state %v: want 1 running, 1 pending, 1 failed job and 4 chips allocated", want)
+	if want["running"] != "2" || want["pending"] != "1" || want["faults"] != "1" || want["chips-910B-alloc"] != "32" {
+		t.Errorf("API state %v: want 2 running, 1 pending, 1 failed job and 32 chips allocated", want)
 	}
 	expect(t, "overview", got, want)
 	b.checkClean("overview")
@@ -354,8 +361,8 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		want["q-"+q.Name+"-running"], want["q-"+q.Name+"-pending"], want["q-"+q.Name+"-inuse"] = itoa(q.Running), itoa(q.Pending), strconv.FormatInt(use, 10)
 	}
-	if want["q-research-inuse"] != "4000" || want["q-prod-pending"] != "1" {
-		t.Errorf("API queues %v: want research using 4 chips and prod with 1 pending", want)
+	if want["q-research-inuse"] != "32000" || want["q-prod-pending"] != "1" {
+		t.Errorf("API queues %v: want research using 32 chips and prod with 1 pending", want)
 	}
 	expect(t, "queues", got, want)
 	b.checkClean("queues")
@@ -373,7 +380,7 @@ func TestDashboardInChromium(t *testing.T) {
 	shots = append(shots, b.screenshot(dir, "jobs"))
 
 	// The job pages: placement, modelled communication, logs.
-	for _, id := range []string{running, failed, pending} {
+	for _, id := range []string{running, failed, pending, restarted} {
 		b.open("jobs/" + id)
 		got = b.values()
 		j, err := c.GetJob(ctx, id)
@@ -415,7 +422,17 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		expect(t, "job "+id, got, want)
 		b.checkClean("job " + id)
-		shots = append(shots, b.screenshot(dir, "job-"+string(j.State)))
+		if id == restarted {
+			n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.getElementById('attempt').options.length`))
+			if err != nil || n != 2 || !strings.Contains(got["log-0-stdout"], "attempt 1") {
+				t.Errorf("restarted job %s: %d attempts to choose (want 2), rank 0's stdout %q (want attempt 1), %v", id, n, got["log-0-stdout"], err)
+			}
+		}
+		name := "job-" + string(j.State)
+		if id == restarted {
+			name = "job-restarted"
+		}
+		shots = append(shots, b.screenshot(dir, name))
 	}
 
 	// Nodes.
@@ -488,7 +505,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	t.Logf("screenshots: %s", strings.Join(shots, " "))
 	if os.Getenv("QUN_UPDATE_SCREENSHOT") != "" {
-		data, err := os.ReadFile(filepath.Join(dir, "map.png"))
+		data, err := os.ReadFile(filepath.Join(dir, "map-by-queue.png"))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(repoRoot, "docs", "img", "dashboard.png"), data, 0o644)
 		}
