@@ -194,6 +194,47 @@ func (c *Client) Pool(ctx context.Context) (json.RawMessage, error) {
 	return raw, c.do(ctx, http.MethodGet, "/v1/pool", "", nil, &raw)
 }
 
+// PoolMap returns the aggregated map of a domain (0 is the root) and its
+// descendants down to depth levels (a leaf's chips count as one level).
+func (c *Client) PoolMap(ctx context.Context, domain, depth int) (*PoolMap, error) {
+	var m PoolMap
+	q := url.Values{"domain": {strconv.Itoa(domain)}, "depth": {strconv.Itoa(depth)}}
+	return &m, c.do(ctx, http.MethodGet, "/v1/pool/map?"+q.Encode(), "", nil, &m)
+}
+
+// JobPlacement returns where a job's chips are and its modelled
+// communication.
+func (c *Client) JobPlacement(ctx context.Context, id string) (*JobPlacement, error) {
+	var p JobPlacement
+	return &p, c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/placement", "", nil, &p)
+}
+
+// UsageHistory returns chip-hours per queue and kind over the window ending
+// now, in buckets of step (zero values: the server's defaults).
+func (c *Client) UsageHistory(ctx context.Context, window, step time.Duration) (*UsageHistory, error) {
+	q := url.Values{}
+	if window > 0 {
+		q.Set("window", window.String())
+	}
+	if step > 0 {
+		q.Set("step", step.String())
+	}
+	var u UsageHistory
+	return &u, c.do(ctx, http.MethodGet, "/v1/usage/history?"+q.Encode(), "", nil, &u)
+}
+
+// JobLogTail returns at most the last n bytes (0: the server's default) of
+// one rank's log, from a line start where one is in range.
+func (c *Client) JobLogTail(ctx context.Context, id string, o LogOptions, n int) ([]byte, error) {
+	q := o.query()
+	if n > 0 {
+		q += "&bytes=" + strconv.Itoa(n)
+	}
+	var b bytes.Buffer
+	err := c.do(ctx, http.MethodGet, "/v1/jobs/"+url.PathEscape(id)+"/logs/tail?"+q, "", nil, &b)
+	return b.Bytes(), err
+}
+
 // maxResponse bounds what the client reads from the server.
 const maxResponse = 256 << 20
 

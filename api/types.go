@@ -329,3 +329,165 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// PoolMap is the answer of GET /v1/pool/map: one domain and its
+// descendants down to Depth levels, each aggregated, so that a pool of
+// half a million chips is drawn from a few thousand boxes. Chip states:
+// alloc (some of it allocated), down (not allocated, and its host has no
+// ready agent or the device reports unhealthy), free (the rest).
+type PoolMap struct {
+	Pool      string   `json:"pool"`
+	Levels    []string `json:"levels"` // level names from the root; MapDomain.Level indexes it
+	HostLevel int      `json:"host_level"`
+	Depth     int      `json:"depth"`
+	// Path lists the domain's ancestors, the root first, then the domain.
+	Path   []MapCrumb `json:"path"`
+	Domain MapDomain  `json:"domain"`
+	// Kinds counts the domain's chips by kind and state.
+	Kinds []MapKind `json:"kinds"`
+	// LevelStats describes each level from the domain's down to the host
+	// level, over the domain's subtree.
+	LevelStats []MapLevel `json:"level_stats"`
+}
+
+// MapCrumb names one domain of a PoolMap's path.
+type MapCrumb struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Level int    `json:"level"`
+}
+
+// MapDomain is one domain of a PoolMap, aggregated.
+type MapDomain struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"` // local name
+	Level int    `json:"level"`
+	Chips int    `json:"chips"`
+	Free  int    `json:"free"`
+	Alloc int    `json:"alloc"`
+	Down  int    `json:"down"`
+	// Largest is the chips of the largest wholly free domain at or below
+	// (a single free chip counts 1).
+	Largest int `json:"largest_free"`
+	// Frag is 1 - Largest/Free: the share of free chips outside the
+	// largest free block (0 when nothing or everything is free).
+	Frag float64 `json:"frag,omitempty"`
+	// Queues and Jobs count allocated chips by queue and by job (the four
+	// largest jobs).
+	Queues map[string]int `json:"queues,omitempty"`
+	Jobs   map[string]int `json:"jobs,omitempty"`
+	// More says the domain has children beyond the depth asked.
+	More     bool        `json:"more,omitempty"`
+	Children []MapDomain `json:"children,omitempty"`
+	// ChipList lists the chips of a leaf domain within the depth asked.
+	ChipList []MapChip `json:"chip_list,omitempty"`
+}
+
+// MapChip is one chip of a leaf domain in a PoolMap.
+type MapChip struct {
+	Index     int    `json:"i"` // device index on its host
+	Kind      string `json:"kind"`
+	State     string `json:"state"` // free, alloc or down
+	Healthy   bool   `json:"healthy"`
+	UsedMilli int    `json:"used_milli,omitempty"`
+	Job       string `json:"job,omitempty"`
+	Queue     string `json:"queue,omitempty"`
+}
+
+// MapKind counts the chips of one kind by state.
+type MapKind struct {
+	Kind  string `json:"kind"`
+	Chips int    `json:"chips"`
+	Free  int    `json:"free"`
+	Alloc int    `json:"alloc"`
+	Down  int    `json:"down"`
+}
+
+// MapLevel describes the domains of one level below a PoolMap's domain.
+type MapLevel struct {
+	Level   string `json:"level"`
+	Domains int    `json:"domains"`
+	// WhollyFree counts the level's domains with every chip free.
+	WhollyFree int `json:"wholly_free"`
+	// Fragmentation is the share of free chips that sit in domains of this
+	// level that are not wholly free: a gang of a whole domain of the level
+	// cannot use them.
+	Fragmentation float64 `json:"fragmentation"`
+	// LargestGang is, per kind, the most free chips of the kind inside one
+	// domain of the level: the largest gang that fits within one domain.
+	LargestGang map[string]int `json:"largest_gang"`
+}
+
+// JobPlacement is the answer of GET /v1/jobs/{id}/placement: where a job's
+// chips are, as pool domain IDs for highlighting on the map, and its
+// modelled communication against the lower bound.
+type JobPlacement struct {
+	JobID string `json:"job_id"`
+	// Domains lists every domain holding one of the job's chips, at every
+	// level, in ID order; Hosts the host domains among them.
+	Domains []int `json:"domains"`
+	Hosts   []int `json:"hosts"`
+	// Enclosing is the smallest domain holding every chip, or -1.
+	Enclosing int `json:"enclosing"`
+	// Chips lists the chips in rank order.
+	Chips []PlacedChip `json:"chips"`
+	// Comm is the modelled communication of one step; absent for a job
+	// without placement or whose ranks do not communicate.
+	Comm *CommModel `json:"comm,omitempty"`
+}
+
+// PlacedChip is one chip of a placement.
+type PlacedChip struct {
+	Rank   int    `json:"rank"`
+	Host   int    `json:"host"` // domain ID
+	Leaf   int    `json:"leaf"` // domain ID of the leaf domain holding the chip
+	Node   string `json:"node"`
+	Device int    `json:"device"`
+}
+
+// CommModel is a placement's modelled step communication beside its lower
+// bound (the same gang in the best domain of an empty pool).
+type CommModel struct {
+	Plan       string           `json:"plan"` // e.g. "tp8 pp1 dp4 ep1"
+	Seconds    float64          `json:"step_s"`
+	LowerBound float64          `json:"lower_bound_s"`
+	Ratio      float64          `json:"ratio"`
+	Items      []CommItem       `json:"items"`
+	Defaulted  bool             `json:"volumes_defaulted,omitempty"`
+	Kind       string           `json:"kind,omitempty"`
+	Volumes    map[string]int64 `json:"volumes_bytes,omitempty"`
+}
+
+// CommItem is one collective of a CommModel: where and how long it runs
+// placed as it is, and in its lower bound.
+type CommItem struct {
+	Collective   string  `json:"collective"`
+	Algorithm    string  `json:"algorithm"`
+	Level        string  `json:"level"` // outermost level crossed, "" if none
+	Seconds      float64 `json:"s"`
+	BoundLevel   string  `json:"bound_level"`
+	BoundSeconds float64 `json:"bound_s"`
+}
+
+// UsageHistory is the answer of GET /v1/usage/history: chip-hours per
+// queue and kind in equal buckets ending now, from the jobs' run intervals
+// (a job counts from its start to its end, or now while it runs).
+type UsageHistory struct {
+	From    time.Time     `json:"from"`
+	To      time.Time     `json:"to"`
+	Step    Duration      `json:"step"`
+	Chips   int           `json:"chips"` // chips of the pool
+	Buckets []UsageBucket `json:"buckets"`
+	// Totals sums the buckets: chip-hours by queue and kind.
+	Totals map[string]map[string]float64 `json:"totals"`
+}
+
+// UsageBucket is one interval of a UsageHistory.
+type UsageBucket struct {
+	Start time.Time `json:"start"`
+	// ChipHours by queue, then by kind.
+	ChipHours map[string]map[string]float64 `json:"chip_hours"`
+	// Utilisation is the chip-hours of the bucket over the pool's chips
+	// times the bucket's length.
+	Utilisation float64 `json:"utilisation"`
+}

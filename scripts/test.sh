@@ -31,7 +31,7 @@ fi
 /usr/bin/python3 -c 'import torch; print("torch", torch.__version__)' 2>/dev/null || true
 
 step "gofmt"
-unformatted=$(gofmt -l cmd internal api examples 2>/dev/null || true)
+unformatted=$(gofmt -l cmd internal api examples web 2>/dev/null || true)
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
@@ -47,6 +47,8 @@ go tool staticcheck ./...
 
 step "test dependencies (Debian packages)"
 ./scripts/deps.sh
+step "chromium"
+source scripts/chromium.sh
 
 step "go test"
 go test -count=1 -timeout 20m ./...

@@ -55,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metricsHandler())
 	h("GET /v1/usage", s.handleUsage)
+	s.registerViews(h, mux) // the dashboard and its views (views.go)
 	h("/", func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(api.CodeNotFound, "no endpoint %s %s (see the api package documentation)", r.Method, r.URL.Path)
 	})
