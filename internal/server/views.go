@@ -18,6 +18,7 @@ import (
 	"github.com/qunhq/qun/internal/place"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
+	"github.com/qunhq/qun/internal/sched/plugins"
 	"github.com/qunhq/qun/web"
 )
 
@@ -529,7 +530,7 @@ func commModel(t *pool.Topology, sj *sched.Job, chips []pool.ChipID) *api.CommMo
 		return nil
 	}
 	sj.Placement = nil
-	d := viewPlacer.Decide(sj, pool.NewState(t), place.Env{})
+	d := viewPlacer.Decide(plugins.PlaceRequest(sj), pool.NewState(t), place.Env{})
 	if d.Plan.Ranks() != len(chips) {
 		return nil
 	}
@@ -605,8 +606,8 @@ func ParseUsageQuery(get func(string) string) (UsageQuery, error) {
 	return q, nil
 }
 
-// usageSpan is one job's run: its chips by kind from start to end.
-type usageSpan struct {
+// viewSpan is one job's run: its chips by kind from start to end.
+type viewSpan struct {
 	queue      string
 	start, end time.Time
 	chips      map[string]float64
@@ -618,12 +619,12 @@ func (s *Server) UsageHistory(q UsageQuery) api.UsageHistory {
 	t := s.cfg.Pool
 	s.mu.Lock()
 	now := s.clock.Now()
-	var spans []usageSpan
+	var spans []viewSpan
 	for _, j := range s.jobs {
 		if j.StartedAt == nil || len(j.Placement) == 0 {
 			continue
 		}
-		sp := usageSpan{queue: j.Queue, start: *j.StartedAt, end: now, chips: map[string]float64{}}
+		sp := viewSpan{queue: j.Queue, start: *j.StartedAt, end: now, chips: map[string]float64{}}
 		if j.FinishedAt != nil {
 			sp.end = *j.FinishedAt
 		}
@@ -644,7 +645,7 @@ func (s *Server) UsageHistory(q UsageQuery) api.UsageHistory {
 	return usageHistory(spans, now, q, t.NumChips())
 }
 
-func usageHistory(spans []usageSpan, now time.Time, q UsageQuery, chips int) api.UsageHistory {
+func usageHistory(spans []viewSpan, now time.Time, q UsageQuery, chips int) api.UsageHistory {
 	n := int((q.Window + q.Step - 1) / q.Step)
 	from := now.Add(-time.Duration(n) * q.Step)
 	out := api.UsageHistory{From: from, To: now, Step: api.Duration(q.Step), Chips: chips,
