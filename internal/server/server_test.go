@@ -431,8 +431,8 @@ func TestNodeErrors(t *testing.T) {
 		var ae api.Error
 		json.NewDecoder(resp.Body).Decode(&ae)
 		resp.Body.Close()
-		if ae.Code != tc.code || resp.StatusCode != statusOf(tc.code) {
-			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, ae.Code, statusOf(tc.code), tc.code)
+		if ae.Code != tc.code || resp.StatusCode != api.HTTPStatus(tc.code) {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, ae.Code, api.HTTPStatus(tc.code), tc.code)
 		}
 	}
 }
