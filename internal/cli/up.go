@@ -68,8 +68,8 @@ the first is treated the same way.`,
 			if f.chips < 1 || f.chips > pool.MaxChipsPerLeaf {
 				return badInput("--chips %d: want 1..%d", f.chips, pool.MaxChipsPerLeaf)
 			}
-			if _, _, err := net.SplitHostPort(f.listen); err != nil {
-				return badInput("--listen %q: want HOST:PORT", f.listen)
+			if err := checkListen(f.listen); err != nil {
+				return err
 			}
 			// The first Ctrl-C stops everything gracefully; a second one
 			// tells the agents to kill their ranks at once.
