@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -274,7 +276,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 			ft, ok := fields[k.Value]
 			if !ok {
 				*probs = append(*probs, Problem{File: file, Line: k.Line, Column: k.Column, Field: join(path, k.Value),
-					Msg: fmt.Sprintf("unknown field %q (allowed: %s)", k.Value, strings.Join(sortedKeys(fields), ", "))})
+					Msg: fmt.Sprintf("unknown field %q (allowed: %s)", k.Value, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))})
 				continue
 			}
 			p := join(path, k.Value)
@@ -343,14 +345,5 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 		}
 		out[name] = f.Type
 	}
-	return out
-}
-
-func sortedKeys(m map[string]reflect.Type) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
