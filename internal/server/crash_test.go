@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/server/fakeagent"
 )
 
@@ -131,7 +132,7 @@ func TestCrashRecovery(t *testing.T) {
 			var mu sync.Mutex
 			var burst sync.WaitGroup
 			for range 4 {
-				body := jobSpec(sizes[rng.IntN(len(sizes))])
+				body := jobSpec(t, sizes[rng.IntN(len(sizes))])
 				burst.Add(1)
 				go func() {
 					defer burst.Done()
@@ -149,7 +150,7 @@ func TestCrashRecovery(t *testing.T) {
 			checkAcked(t, c, acked)
 			continue
 		}
-		j, err := c.SubmitJob(ctx, jobSpec(sizes[n%len(sizes)]))
+		j, err := c.SubmitJob(ctx, jobSpec(t, sizes[n%len(sizes)]))
 		if err != nil {
 			t.Fatalf("submission %d: %v", n, err)
 		}
@@ -220,8 +221,8 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d jobs acknowledged and finished across %d server starts", len(acked), p.starts)
 }
 
-func jobSpec(chips int) []byte {
-	return fmt.Appendf(nil, `{"apiVersion":"qun/v1","kind":"Job","name":"crash","chips":%d,"command":["true"]}`, chips)
+func jobSpec(t *testing.T, chips int) []byte {
+	return jobtest.Make("crash").Chips("", chips).JSON(t)
 }
 
 // checkAcked fails unless every acknowledged job is on the server.
