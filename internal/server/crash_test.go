@@ -17,18 +17,8 @@ import (
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/server/fakeagent"
+	"github.com/qunhq/qun/internal/testbin"
 )
-
-// buildQun builds the qun binary into dir.
-func buildQun(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "qun")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/qunhq/qun/cmd/qun")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -94,7 +84,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("builds and runs the qun binary")
 	}
 	dir := t.TempDir()
-	p := &serverProc{t: t, bin: buildQun(t, dir), dir: dir, listen: freePort(t)}
+	p := &serverProc{t: t, bin: testbin.Build(t, "github.com/qunhq/qun/cmd/qun", "qun"), dir: dir, listen: freePort(t)}
 	p.start()
 	defer func() { p.stop() }()
 	c, _ := api.NewClient(p.listen)
