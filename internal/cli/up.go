@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -73,18 +72,8 @@ the first is treated the same way.`,
 			}
 			// The first Ctrl-C stops everything gracefully; a second one
 			// tells the agents to kill their ranks at once.
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-			defer signal.Stop(sigs)
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			hurry := make(chan struct{})
-			go func() {
-				<-sigs
-				cancel()
-				<-sigs
-				close(hurry)
-			}()
+			ctx, hurry, release := stopOnSignals(cmd.Context(), nil)
+			defer release()
 			return runUp(ctx, f, hurry, cmd.OutOrStdout())
 		},
 	}
