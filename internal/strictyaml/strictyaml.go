@@ -250,7 +250,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 			want = "a whole number"
 		}
 		if n.Kind != yaml.ScalarNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected %s, found %s", want, nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected %s, found %s", want, Describe(n))})
 			return
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
@@ -258,7 +258,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping of fields, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping of fields, found %s", Describe(n))})
 			return
 		}
 		fields := structFields(t)
@@ -285,7 +285,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a list, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a list, found %s", Describe(n))})
 			return
 		}
 		for i, c := range n.Content {
@@ -293,7 +293,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping, found %s", Describe(n))})
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -305,7 +305,10 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 	}
 }
 
-func nodeKind(n *yaml.Node) string {
+// Describe names what a YAML node holds, for messages such as "cannot read
+// X as a number": "a list", "a mapping", "an alias", "nothing" (null), or a
+// scalar's value, quoted.
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"
