@@ -329,12 +329,6 @@ func processesUnder(dirs ...string) []string {
 		for _, d := range dirs {
 			hit = hit || bytes.Contains(b, []byte(d)) || strings.HasPrefix(exe, d) || strings.HasPrefix(cwd, d)
 		}
-		// The binary directory is shared by every package of the go test
-		// run (internal/testbin): another package's `go build -o` into it
-		// is not a process this test left behind.
-		if hit && filepath.Base(exe) == "go" {
-			continue
-		}
 		if !hit {
 			continue
 		}
