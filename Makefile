@@ -4,7 +4,7 @@ export GOFLAGS ?= -mod=mod
 
 BIN := bin/qun
 
-.PHONY: run test build fuzz bench clean
+.PHONY: run test test-fast build fuzz bench clean
 
 ## run: build qun and the example workload, then run a local pool with `qun up`
 ## (a server and 4 agents of 8 fake 910B; Ctrl-C stops it). UP_FLAGS adds flags.
@@ -15,6 +15,12 @@ run: build
 ## test: formatting, vet, staticcheck and every test (what CI runs)
 test:
 	./scripts/test.sh
+
+## test-fast: the inner loop: every test with -short, which skips the slow
+## ones (end-to-end, crash recovery, trace-based simulation, long property
+## tests, builds of real binaries); no gofmt, vet or staticcheck
+test-fast:
+	go test -short ./...
 
 ## build: build bin/qun
 build:

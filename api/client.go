@@ -278,22 +278,3 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 		return nil
 	}
 }
-
-// codeOf maps a status without an Error body back to a code.
-func codeOf(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return CodeBadData
-	case http.StatusNotFound:
-		return CodeNotFound
-	case http.StatusConflict:
-		return CodeConflict
-	case http.StatusGone:
-		return CodeGone
-	case http.StatusRequestEntityTooLarge:
-		return CodeTooLarge
-	case http.StatusServiceUnavailable:
-		return CodeUnavailable
-	}
-	return CodeInternal
-}

@@ -7,9 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -117,18 +115,11 @@ ranks the server still assigns (see docs/agent.md).`,
 			}
 			// The first SIGTERM or SIGINT stops the ranks gracefully; a
 			// second one kills them at once.
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-			defer signal.Stop(sigs)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go func() {
-				s := <-sigs
+			ctx, hurry, release := stopOnSignals(context.Background(), func(s os.Signal) {
 				log.Info("stopping ranks; signal again to kill them at once", "signal", s.String())
-				cancel()
-				<-sigs
-				a.Hurry()
-			}()
+			})
+			defer release()
+			go func() { <-hurry; a.Hurry() }()
 			log.Info("agent starting", "server", client.Addr(), "name", name, "address", address, "boot_id", a.BootID())
 			if metricsLn != nil {
 				log.Info("metrics listening", "addr", metricsLn.Addr().String())

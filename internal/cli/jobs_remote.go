@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -39,10 +40,16 @@ func (r *remote) client() (*api.Client, error) {
 	return c, nil
 }
 
-// remoteErr maps a server's answer to the CLI's exit codes: the caller's
-// mistakes (bad data, unknown IDs, oversized requests) are bad input, the
-// rest are failures.
-func remoteErr(err error) error {
+// remoteErr says what really failed in a command that talks to a server at
+// addr, and maps it to the CLI's exit codes:
+//   - an *api.Error is the server's answer: the caller's mistakes (bad data,
+//     unknown IDs, oversized requests) are bad input, the rest failures;
+//   - a *url.Error is the request not getting an answer (refused, timed out,
+//     no route): the server cannot be reached;
+//   - anything else failed here, before the request or after the answer
+//     (reading or validating a file, decoding the answer, writing the
+//     output), and is returned as it is, with its own exit code.
+func remoteErr(addr string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -54,7 +61,14 @@ func remoteErr(err error) error {
 		}
 		return ae
 	}
-	return fmt.Errorf("cannot reach the server: %w", err)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("the server at %s did not answer in time: %w", addr, ue.Err)
+		}
+		return fmt.Errorf("cannot reach the server at %s: %w", addr, ue.Err)
+	}
+	return err
 }
 
 // remoteCmd builds a command that talks to a server: it checks -o, makes
@@ -83,11 +97,11 @@ func remoteCmd(use, short string, args int, out *output, run func(ctx context.Co
 				return err
 			}
 			if wf.on {
-				return remoteErr(watchLoop(cmd.Context(), cmd.OutOrStdout(), wf.every, func(w io.Writer) error {
+				return remoteErr(c.Addr(), watchLoop(cmd.Context(), cmd.OutOrStdout(), wf.every, func(w io.Writer) error {
 					return run(cmd.Context(), c, w, args)
 				}))
 			}
-			return remoteErr(run(cmd.Context(), c, cmd.OutOrStdout(), args))
+			return remoteErr(c.Addr(), run(cmd.Context(), c, cmd.OutOrStdout(), args))
 		},
 	}
 	r.register(cmd)

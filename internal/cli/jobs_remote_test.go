@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched/plugins"
 	"github.com/qunhq/qun/internal/server"
@@ -62,8 +63,10 @@ func TestRemoteJobCommands(t *testing.T) {
 		}
 	}
 	// A spec the pool cannot hold is rejected by the server: exit 2, nothing stored.
-	bad := filepath.Join(t.TempDir(), "big.yaml")
-	os.WriteFile(bad, []byte("apiVersion: qun/v1\nkind: Job\nname: big\nchips: 64\ncommand: [x]\n"), 0o644)
+	bad := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(bad, jobtest.Make("big").Chips("", 64).Command("x").JSON(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, stderr := run(t, "job", "submit", bad); code != ExitBadInput || !strings.Contains(stderr, "chips") {
 		t.Errorf("submit too big: exit %d, stderr %q", code, stderr)
 	}

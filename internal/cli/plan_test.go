@@ -53,6 +53,9 @@ func TestPlanValidateJSON(t *testing.T) {
 
 // TestPlanCompare runs the default comparison once (the slowest command).
 func TestPlanCompare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plans 8 (model, kind) pairs; internal/planner's TestCompareGolden checks the same comparison")
+	}
 	code, stdout, stderr := run(t, "plan", "--compare")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

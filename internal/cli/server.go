@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -93,6 +94,9 @@ it gracefully; after any stop, even kill -9, a restart recovers every
 acknowledged job from the state file.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkListen(f.listen); err != nil {
+				return err
+			}
 			cfg, err := f.config(os.Stderr)
 			if err != nil {
 				return err
@@ -115,7 +119,21 @@ func runServer(ctx context.Context, cfg server.Config, listen string) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		srv.Close()
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("cannot listen on %s (--listen): %w", listen, err)
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// checkListen rejects a --listen value that is not HOST:PORT with a port
+// number, before anything is opened; failing to listen on a well-formed
+// address (in use, not of this machine) is a failure, not bad input.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return badInput("--listen %q: want HOST:PORT, e.g. 127.0.0.1:7070", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return badInput("--listen %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
 }

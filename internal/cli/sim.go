@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -61,6 +62,12 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 			if err != nil {
 				if errors.Is(err, trace.ErrInvalid) {
 					return badInput("%s", strings.TrimPrefix(err.Error(), trace.ErrInvalid.Error()+": "))
+				}
+				// A trace or node list that cannot be read is a file the
+				// user named (--trace, --nodes): bad input, like a pool file.
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					return badInput("%v", err)
 				}
 				return err
 			}

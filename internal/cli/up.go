@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -86,23 +85,13 @@ the first is treated the same way.`,
 			if f.chips < 1 || f.chips > pool.MaxChipsPerLeaf {
 				return badInput("--chips %d: want 1..%d", f.chips, pool.MaxChipsPerLeaf)
 			}
-			if _, _, err := net.SplitHostPort(f.listen); err != nil {
-				return badInput("--listen %q: want HOST:PORT", f.listen)
+			if err := checkListen(f.listen); err != nil {
+				return err
 			}
 			// The first Ctrl-C stops everything gracefully; a second one
 			// tells the agents to kill their ranks at once.
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-			defer signal.Stop(sigs)
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			hurry := make(chan struct{})
-			go func() {
-				<-sigs
-				cancel()
-				<-sigs
-				close(hurry)
-			}()
+			ctx, hurry, release := stopOnSignals(cmd.Context(), nil)
+			defer release()
 			return runUp(ctx, f, hurry, cmd.OutOrStdout())
 		},
 	}

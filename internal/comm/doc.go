@@ -1,10 +1,14 @@
 // Package comm estimates how long collective communication takes on a
-// hierarchical accelerator fabric, and chooses which chip each rank of a job
-// should run on.
+// hierarchical accelerator fabric, and orders a set of chips into ranks so
+// that the ranks that talk most sit closest (MapRanks). It does not choose
+// the chips: internal/place does.
 //
-// It is a pure model: no I/O, no clock, no randomness, no goroutines. The
-// scheduler calls it to score placements; the simulator calls it to time
-// steps. Formulas, units and sources are in docs/comm-model.md.
+// It is a pure model: no I/O, no clock, no randomness, no goroutines, and it
+// imports no other Qun package. The topology placer (internal/place) calls it
+// to map ranks and score candidate placements by modelled step time; the
+// capacity planner (internal/planner) calls its collectives to price a
+// training step. The simulator does not time steps with it. Formulas, units
+// and sources are in docs/comm-model.md.
 //
 // # The fabric
 //
@@ -59,7 +63,8 @@
 //   - Communication never overlaps with compute or with other kinds of
 //     collective: a step's time is the plain sum of its items. Real
 //     frameworks overlap a great deal; treat the estimate as an upper bound
-//     on exposed communication.
+//     on exposed communication. (The planner applies its own overlap
+//     fractions on top; see internal/planner.)
 //   - Each volume is modelled as one collective of the whole size. A step
 //     that issues many small collectives pays their latency many times.
 //   - Uplink capacity is the job's fair share (its chips in the domain times

@@ -12,56 +12,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // repoRoot is the module root, relative to this package's directory.
 const repoRoot = "../.."
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
 // binaries builds qun and the example workload (as qun-allreduce, the name
-// the example job runs) once per test binary and returns their directory.
+// the example job runs) once per `go test` run (internal/testbin) and
+// returns their directory.
 func binaries(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: builds binaries and runs processes")
 	}
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "qun-e2e-bin-")
-		if buildErr != nil {
-			return
-		}
-		for _, b := range [][2]string{{"qun", "./cmd/qun"}, {"qun-allreduce", "./examples/workloads/allreduce"}} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, b[0]), b[1])
-			cmd.Dir = repoRoot
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	qun := testbin.Build(t, "github.com/qunhq/qun/cmd/qun", "qun")
+	if ar := testbin.Build(t, "github.com/qunhq/qun/examples/workloads/allreduce", "qun-allreduce"); filepath.Dir(ar) != filepath.Dir(qun) {
+		t.Fatalf("testbin put qun and qun-allreduce in different directories")
 	}
-	return binDir
+	return filepath.Dir(qun)
 }
 
 // proc is a child process of the test, in a process group of its own, its

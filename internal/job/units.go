@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qunhq/qun/internal/strictyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -77,7 +78,7 @@ func (m Milli) IsWhole() bool { return m%Whole == 0 }
 func (m *Milli) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: cannot unmarshal %s as a number of chips (such as 8, 0.25 or \"0.125\")", n.Line, describe(n))}}
+			"line %d: cannot unmarshal %s as a number of chips (such as 8, 0.25 or \"0.125\")", n.Line, strictyaml.Describe(n))}}
 	}
 	v, err := ParseMilli(n.Value)
 	if err != nil {
@@ -149,7 +150,7 @@ func parseDuration(s string) (Duration, error) {
 // its unit would be a guess.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || n.Tag == "!!bool" {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s as %s", n.Line, describe(n), durationHint)}}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s as %s", n.Line, strictyaml.Describe(n), durationHint)}}
 	}
 	if n.Value == "0" {
 		*d = 0
@@ -185,19 +186,3 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes d as a duration string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// describe names a node for a message: its value for scalars, else its kind.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "null"
-	}
-	return "`" + n.Value + "`"
-}

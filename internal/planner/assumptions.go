@@ -3,7 +3,6 @@ package planner
 import (
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/qunhq/qun/internal/strictyaml"
@@ -295,13 +294,4 @@ type AssumptionRow struct {
 	Flag   string `json:"flag"`
 	Value  string `json:"value"`
 	Source string `json:"source"`
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -185,7 +187,7 @@ func renderValidation(w io.Writer, v *Validation) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, k := range sortedKeys(v.Efficiency) {
+	for _, k := range slices.Sorted(maps.Keys(v.Efficiency)) {
 		fmt.Fprintf(w, "calibrated achieved fraction of peak: %s %.3f\n", k, v.Efficiency[k])
 	}
 	return nil

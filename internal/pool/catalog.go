@@ -2,6 +2,8 @@ package pool
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -66,7 +68,7 @@ func (k ChipKind) Validate() [][2]string {
 	}
 	for _, e := range k.Estimated {
 		if !kindFields[e] {
-			out = append(out, [2]string{"estimated", fmt.Sprintf("%q is not a field of a chip kind (allowed: %s)", e, strings.Join(sortedSet(kindFields), ", "))})
+			out = append(out, [2]string{"estimated", fmt.Sprintf("%q is not a field of a chip kind (allowed: %s)", e, strings.Join(slices.Sorted(maps.Keys(kindFields)), ", "))})
 		}
 	}
 	return out
@@ -74,15 +76,6 @@ func (k ChipKind) Validate() [][2]string {
 
 var kindFields = map[string]bool{"bf16TFLOPS": true, "fp8TFLOPS": true, "hbmGiB": true, "hbmTBps": true,
 	"scaleUpGBps": true, "scaleOutGbps": true, "powerW": true}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // ValidName reports whether s can name a chip kind, level, pool or template:
 // letters, digits, '-', '_' and '.', 1 to 63 characters.

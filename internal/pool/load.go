@@ -2,8 +2,10 @@ package pool
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -247,7 +249,7 @@ func (b *builder) domain(spec *DomainSpec, field string, parent DomainID, parent
 		}
 		tpl, ok := b.f.Templates[spec.Template]
 		if !ok {
-			b.errf(field+".template", "unknown template %q (defined: %s)", spec.Template, strings.Join(sortedKeys(b.f.Templates), ", "))
+			b.errf(field+".template", "unknown template %q (defined: %s)", spec.Template, strings.Join(slices.Sorted(maps.Keys(b.f.Templates)), ", "))
 			b.aborted = true
 			return
 		}
@@ -548,13 +550,4 @@ func (b *builder) checkShapes() {
 			b.errf(field+".counts", "no %s holds %d chips (the largest holds %d), so no rank could ever satisfy counts %v", t.Levels[i].Name, r.Counts[0], maxSize[i], r.Counts)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

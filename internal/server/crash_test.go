@@ -15,19 +15,10 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/server/fakeagent"
+	"github.com/qunhq/qun/internal/testbin"
 )
-
-// buildQun builds the qun binary into dir.
-func buildQun(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "qun")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/qunhq/qun/cmd/qun")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -93,7 +84,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("builds and runs the qun binary")
 	}
 	dir := t.TempDir()
-	p := &serverProc{t: t, bin: buildQun(t, dir), dir: dir, listen: freePort(t)}
+	p := &serverProc{t: t, bin: testbin.Build(t, "github.com/qunhq/qun/cmd/qun", "qun"), dir: dir, listen: freePort(t)}
 	p.start()
 	defer func() { p.stop() }()
 	c, _ := api.NewClient(p.listen)
@@ -131,7 +122,7 @@ func TestCrashRecovery(t *testing.T) {
 			var mu sync.Mutex
 			var burst sync.WaitGroup
 			for range 4 {
-				body := jobSpec(sizes[rng.IntN(len(sizes))])
+				body := jobSpec(t, sizes[rng.IntN(len(sizes))])
 				burst.Add(1)
 				go func() {
 					defer burst.Done()
@@ -149,7 +140,7 @@ func TestCrashRecovery(t *testing.T) {
 			checkAcked(t, c, acked)
 			continue
 		}
-		j, err := c.SubmitJob(ctx, jobSpec(sizes[n%len(sizes)]))
+		j, err := c.SubmitJob(ctx, jobSpec(t, sizes[n%len(sizes)]))
 		if err != nil {
 			t.Fatalf("submission %d: %v", n, err)
 		}
@@ -220,8 +211,8 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d jobs acknowledged and finished across %d server starts", len(acked), p.starts)
 }
 
-func jobSpec(chips int) []byte {
-	return fmt.Appendf(nil, `{"apiVersion":"qun/v1","kind":"Job","name":"crash","chips":%d,"command":["true"]}`, chips)
+func jobSpec(t *testing.T, chips int) []byte {
+	return jobtest.Make("crash").Chips("", chips).JSON(t)
 }
 
 // checkAcked fails unless every acknowledged job is on the server.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -13,8 +12,7 @@ import (
 // submitTo submits a job of chips to queue.
 func (e *env) submitTo(queue string, chips int) api.Job {
 	e.t.Helper()
-	data := fmt.Sprintf(`{"apiVersion":"qun/v1","kind":"Job","name":"quick","queue":%q,"chips":%d,"command":["sleep","1"]}`, queue, chips)
-	j, err := e.c.SubmitJob(context.Background(), []byte(data))
+	j, err := e.c.SubmitJob(context.Background(), quick(chips).Queue(queue).JSON(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}

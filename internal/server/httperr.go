@@ -12,26 +12,8 @@ import (
 	"github.com/qunhq/qun/api"
 )
 
-// This file is the one place where errors become HTTP statuses.
-
-// statusOf maps an api error code to its HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case api.CodeBadData:
-		return http.StatusBadRequest
-	case api.CodeNotFound:
-		return http.StatusNotFound
-	case api.CodeConflict:
-		return http.StatusConflict
-	case api.CodeGone:
-		return http.StatusGone
-	case api.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case api.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+// This file is the one place where errors become HTTP answers; the code ↔
+// status table itself is api.HTTPStatus, shared with the client.
 
 // errorf returns an *api.Error with the code and a formatted message.
 func errorf(code, format string, args ...any) *api.Error {
@@ -58,7 +40,7 @@ func toAPIError(err error) *api.Error {
 // writeError answers with err as an api.Error body and its status.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	ae := toAPIError(err)
-	status := statusOf(ae.Code)
+	status := api.HTTPStatus(ae.Code)
 	if status >= 500 && ae.Code != api.CodeUnavailable {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

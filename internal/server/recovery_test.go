@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func newHTTP(t *testing.T, srv *Server) string {
 func devices(bad ...int) []api.Device {
 	out := make([]api.Device, 8)
 	for i := range out {
-		out[i] = api.Device{Index: i, Kind: "H100", Vendor: "nvidia", UUID: "GPU-" + itoa(i), HBMMiB: 81920, Healthy: !slices.Contains(bad, i)}
+		out[i] = api.Device{Index: i, Kind: "H100", Vendor: "nvidia", UUID: "GPU-" + strconv.Itoa(i), HBMMiB: 81920, Healthy: !slices.Contains(bad, i)}
 	}
 	return out
 }

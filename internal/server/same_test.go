@@ -70,7 +70,7 @@ func TestServerAndMemStoreAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	submit := func(chips int) string {
 		j := e.submit(chips)
-		spec, err := DecodeJobSpec(spec(chips), nil)
+		spec, err := DecodeJobSpec(quick(chips).JSON(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched/plugins"
 )
@@ -77,15 +78,14 @@ func (e *env) close() {
 	e.srv.Close()
 }
 
-const quickSpec = `{"apiVersion":"qun/v1","kind":"Job","name":"quick","chips":%d,"command":["sleep","1"]}`
-
-func spec(chips int) []byte { return []byte(strings.Replace(quickSpec, "%d", itoa(chips), 1)) }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+// quick is the job most tests submit: chips ranks of one chip each.
+func quick(chips int) *jobtest.Wrapper {
+	return jobtest.Make("quick").Chips("", chips).Command("sleep", "1")
+}
 
 func (e *env) submit(chips int) api.Job {
 	e.t.Helper()
-	j, err := e.c.SubmitJob(context.Background(), spec(chips))
+	j, err := e.c.SubmitJob(context.Background(), quick(chips).JSON(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -463,8 +463,8 @@ func TestNodeErrors(t *testing.T) {
 		var ae api.Error
 		json.NewDecoder(resp.Body).Decode(&ae)
 		resp.Body.Close()
-		if ae.Code != tc.code || resp.StatusCode != statusOf(tc.code) {
-			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, ae.Code, statusOf(tc.code), tc.code)
+		if ae.Code != tc.code || resp.StatusCode != api.HTTPStatus(tc.code) {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, resp.StatusCode, ae.Code, api.HTTPStatus(tc.code), tc.code)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package sim
 import (
 	"container/heap"
 	"fmt"
+	"maps"
 	"math/rand"
 	rand2 "math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -130,7 +132,7 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 		tenants[jobs[i].Tenant] = true
 	}
 	var queues []sched.Queue
-	for _, n := range sortedKeys(tenants) {
+	for _, n := range slices.Sorted(maps.Keys(tenants)) {
 		queues = append(queues, sched.Queue{Name: n, Weight: 1})
 	}
 	store := state.NewMemStore(t, queues, 0)
@@ -268,7 +270,7 @@ func Replay(nodes []trace.Node, jobs []trace.Job, o ReplayOptions) (*ReplayResul
 	}
 	res.Wait, res.JCT = dist(waits), dist(jcts)
 	res.WaitCDF = cdf(waits, 100)
-	for _, tn := range sortedKeys(tenants) {
+	for _, tn := range slices.Sorted(maps.Keys(tenants)) {
 		p := per[tn]
 		tr := TenantResult{Tenant: tn}
 		for i := range jobs {
@@ -303,15 +305,6 @@ func snapRelease(st *pool.State, running []*sched.Job, id string) {
 func capacityUsed(st *pool.State) int64 {
 	t := st.Topology()
 	return int64(t.NumChips())*pool.Full - st.FreeMilli(0)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func downsample(s []UtilSample, n int) []UtilSample {

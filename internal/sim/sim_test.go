@@ -168,6 +168,9 @@ func TestRunFGDDeterministic(t *testing.T) {
 
 func loadOpenB(t *testing.T, variant string) ([]trace.Node, []trace.Job) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("simulates the openb trace")
+	}
 	if _, err := os.Stat(traceDir); err != nil {
 		t.Skipf("openb trace not found at %s (the shared trace folder is not checked out beside the repo)", traceDir)
 	}

@@ -30,7 +30,7 @@ type ApplyOptions struct {
 }
 
 // ApplyToPool is the one verifier of "optimistic plans, one verifier", used
-// by every store. It checks the plan against the newest state: every job it
+// by MemStore and by the server. It checks the plan against the newest state: every job it
 // evicts is placed and named once, every job it starts is pending and named
 // once, every placement gives each rank exactly the chips, CPU and memory its
 // job asks for on a ready host, and every job it reserves for is pending.

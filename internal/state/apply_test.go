@@ -3,14 +3,24 @@ package state
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qunhq/qun/internal/job"
+	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
 
 type fakeJobs map[string]*sched.Job
+
+// gang is the scheduler's view of a job of ranks ranks of chipsPerRank whole
+// chips each, built from its spec as the server and the simulator build it.
+func gang(id string, ranks, chipsPerRank int) *sched.Job {
+	spec := jobtest.Make(id).Ranks(ranks).ChipsPerRank(job.Milli(chipsPerRank) * job.Whole).Obj()
+	return sched.FromSpec(id, spec, time.Time{})
+}
 
 func (f fakeJobs) Pending(id string) (*sched.Job, bool) {
 	j, ok := f[id]
@@ -39,8 +49,9 @@ func TestApplyToPoolConflictsChangeNothing(t *testing.T) {
 		}
 		return c
 	}
-	running := &sched.Job{ID: "run", Ranks: 1, RankMilli: 2000, Placement: &sched.Placement{Ranks: []pool.Claim{claim(h0, lo0, lo0+1)}}}
-	two := func(id string) *sched.Job { return &sched.Job{ID: id, Ranks: 1, RankMilli: 2000} }
+	running := gang("run", 1, 2)
+	running.Placement = &sched.Placement{Ranks: []pool.Claim{claim(h0, lo0, lo0+1)}}
+	two := func(id string) *sched.Job { return gang(id, 1, 2) }
 	tests := map[string]struct {
 		plan  sched.Plan
 		ready func(pool.DomainID) error
@@ -96,12 +107,13 @@ func TestApplyToPoolEvictThenStart(t *testing.T) {
 	}
 	for _, release := range []bool{true, false} {
 		st := pool.NewState(topo)
-		victim := &sched.Job{ID: "v", Ranks: 1, RankMilli: 8000, Placement: &sched.Placement{Ranks: []pool.Claim{all}}}
+		victim := gang("v", 1, 8)
+		victim.Placement = &sched.Placement{Ranks: []pool.Claim{all}}
 		if err := st.Allocate(all); err != nil {
 			t.Fatal(err)
 		}
 		plan := &sched.Plan{Evict: []sched.Eviction{{JobID: "v"}}, Start: []sched.Assignment{{JobID: "p", Placement: sched.Placement{Ranks: []pool.Claim{all}}}}}
-		err := ApplyToPool(st, plan, fakeJobs{"v": victim, "p": {ID: "p", Ranks: 1, RankMilli: 8000}}, ApplyOptions{ReleaseEvicted: release})
+		err := ApplyToPool(st, plan, fakeJobs{"v": victim, "p": gang("p", 1, 8)}, ApplyOptions{ReleaseEvicted: release})
 		if got, want := err == nil, release; got != want {
 			t.Errorf("ReleaseEvicted=%v: err = %v", release, err)
 		}

@@ -1,12 +1,21 @@
 // Package state keeps the pool's allocation state, its queues and its jobs,
 // and applies scheduling plans to them: the one verifier of "optimistic
-// plans, one verifier". The scheduler reads a Snapshot, decides a plan
-// without locks, and Apply re-checks that plan against the newest state and
-// commits all of it or none of it, so capacity is never double-booked
-// whatever the number of schedulers.
+// plans, one verifier". The scheduler reads a snapshot, decides a plan
+// without locks, and ApplyToPool re-checks that plan against the newest
+// allocation state and takes all of it or none of it, so capacity is never
+// double-booked. Every caller that applies plans goes through ApplyToPool:
+// MemStore.Apply and the server's cycle (internal/server).
 //
-// MemStore keeps everything in memory (the simulator and tests); durable
-// stores (bbolt, etcd) implement the same Store interface.
+// The package has two stores for two different callers:
+//
+//   - Store is the interface of a whole scheduling state (snapshot, apply,
+//     submit, complete, requeue). MemStore implements it in memory for the
+//     simulator (replay mode), `qun bench sched` and tests.
+//   - Bolt is the server's durable record store: one bbolt file of job, node
+//     and server records that it stores as opaque bytes, one fsynced
+//     transaction per Commit, group commit for CreateJob. It does not
+//     implement Store; the server keeps its state in memory, encodes the
+//     records and applies plans with ApplyToPool itself.
 //
 // # Caveats
 //

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -248,7 +250,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 			want = "a whole number"
 		}
 		if n.Kind != yaml.ScalarNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected %s, found %s", want, nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected %s, found %s", want, Describe(n))})
 			return
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
@@ -256,7 +258,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping of fields, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping of fields, found %s", Describe(n))})
 			return
 		}
 		fields := structFields(t)
@@ -274,7 +276,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 			ft, ok := fields[k.Value]
 			if !ok {
 				*probs = append(*probs, Problem{File: file, Line: k.Line, Column: k.Column, Field: join(path, k.Value),
-					Msg: fmt.Sprintf("unknown field %q (allowed: %s)", k.Value, strings.Join(sortedKeys(fields), ", "))})
+					Msg: fmt.Sprintf("unknown field %q (allowed: %s)", k.Value, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))})
 				continue
 			}
 			p := join(path, k.Value)
@@ -283,7 +285,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind != yaml.SequenceNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a list, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a list, found %s", Describe(n))})
 			return
 		}
 		for i, c := range n.Content {
@@ -291,7 +293,7 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping, found %s", nodeKind(n))})
+			*probs = append(*probs, Problem{File: file, Line: n.Line, Column: n.Column, Field: path, Msg: fmt.Sprintf("expected a mapping, found %s", Describe(n))})
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -303,7 +305,10 @@ func walk(file string, n *yaml.Node, t reflect.Type, path string, pos map[string
 	}
 }
 
-func nodeKind(n *yaml.Node) string {
+// Describe names what a YAML node holds, for messages such as "cannot read
+// X as a number": "a list", "a mapping", "an alias", "nothing" (null), or a
+// scalar's value, quoted.
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
 		return "a list"
@@ -343,14 +348,5 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 		}
 		out[name] = f.Type
 	}
-	return out
-}
-
-func sortedKeys(m map[string]reflect.Type) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

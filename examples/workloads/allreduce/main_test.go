@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net"
 	"os"
@@ -18,46 +17,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // The tests below run the program as real processes, as Qun's agent would.
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// buildBinary builds the program once per test run.
+// buildBinary builds the program once per `go test` run (internal/testbin).
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs processes")
 	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "allreduce-test-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "allreduce")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
+	return testbin.Build(t, "github.com/qunhq/qun/examples/workloads/allreduce", "qun-allreduce")
 }
 
 func freePort(t *testing.T) int {

@@ -1,6 +1,7 @@
 package jobtest_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -70,5 +71,17 @@ func TestObjDoesNotValidate(t *testing.T) {
 	s := jobtest.Make("a").Chips("", 3).Ranks(2).Obj()
 	if probs := s.Validate(nil, nil); len(probs) != 1 || probs[0].Field != "chips" {
 		t.Errorf("Validate = %v; want one problem with chips", probs)
+	}
+}
+
+// TestJSONRoundTrip: the JSON a test submits decodes back to the spec.
+func TestJSONRoundTrip(t *testing.T) {
+	w := jobtest.Make("quick").Queue("research").Chips("", 2).Command("sleep", "1")
+	var got job.Spec
+	if err := json.Unmarshal(w.JSON(t), &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w.Obj(), &got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,97 @@
+// Package server is Qun's control plane: the v1 HTTP API (handlers.go, with
+// every error turned into an HTTP status in httperr.go through
+// api.HTTPStatus), the jobs, nodes and allocations it keeps in memory, the
+// state file that makes them durable (a state.Bolt, DATA_DIR/state.db), the
+// scheduling loop and the node-liveness reconciler. `qun server` and `qun up`
+// build one from a Config; tests build one on a temporary directory and a fake
+// Clock.
+//
+// # The lock and the commit rule
+//
+// One mutex, Server.mu, guards all in-memory state: the job and node records,
+// the allocation state (a pool.State), the fair-share history and the sets of
+// records changed since the last write (dirtyJobs, dirtyNodes). Every
+// operation that changes something takes mu, changes memory, marks what it
+// changed with touch or touchNode and calls commit before it releases mu and
+// before it answers. commit writes every marked record (and the fair-share history,
+// whenever it writes anything else and on its own at most once a minute) in
+// one bbolt transaction, which is fsynced when it returns. So no request ever
+// observes a change that is not yet on disk, and an answer that reports a
+// change is sent after the change is durable. The price is that the fsync
+// happens under mu: heartbeats and other requests wait for it.
+//
+// There is one exception. Submit validates the spec without the lock and
+// writes the new job with Bolt.CreateJob without holding mu, so that
+// concurrent submissions share one transaction (bbolt's batch, group
+// commit); only once that is durable does it take mu to add the job to
+// memory. A job is therefore invisible to every reader until it is on disk.
+//
+// If a commit fails, memory is ahead of disk: the server marks itself broken
+// (logged once at error level) and answers every later request with
+// CodeUnavailable. A restart recovers from the file (New, recover), which
+// holds only what cannot be rebuilt: jobs, nodes and the fair-share history.
+// Allocations are rebuilt from the jobs' placements; nodes get a full
+// NodeTimeout before they can be declared lost again. Rank logs are plain
+// files under DATA_DIR/logs, outside the state file (logs.go).
+//
+// Methods whose comment says "Callers hold mu" must be called with mu held.
+//
+// # Scheduling cycles
+//
+// Cycle runs one scheduling cycle: under mu it takes a snapshot (a clone of
+// the allocation state with the chips of hosts without a ready agent fenced
+// off, the pending and placed jobs, the decayed fair-share usage), releases
+// mu while sched.Schedule decides a plan, then takes mu again and applies the
+// plan with state.ApplyToPool, the verifier the simulator shares, which
+// re-checks every claim against the newest state and takes all of the plan or
+// none of it. A plan that conflicts is retried without its starts (its
+// evictions and reservations still go ahead); the records it changes are
+// committed in one transaction.
+//
+// Only one goroutine may call Cycle at a time. After Start, that goroutine is
+// the scheduling loop (loop.go): it runs a cycle whenever something triggers
+// one — a submission, a cancel, a job releasing its chips, a node
+// registering, coming back, being removed or lost — and at least every
+// Config.CycleEvery. After each cycle it waits for the longer of
+// Config.MinCycleGap and the cycle's own duration, so a burst of triggers
+// costs one cycle and scheduling takes at most about half of a core from the
+// API. Tests that do not call Start call Cycle (and Reconcile) themselves.
+//
+// # Reconcilers
+//
+// Three things bring memory back in line with the world:
+//
+//   - The liveness reconciler (reconcileLoop, every NodeTimeout/4) calls
+//     Reconcile, which marks each ready node lost whose last heartbeat is
+//     older than Config.NodeTimeout and fails the jobs with ranks on it.
+//     Removing a node (RemoveNode) does the same at once.
+//   - Heartbeat reconciles one node's ranks: each report moves its rank
+//     through starting, running and exited, the job moves with its ranks
+//     (starting → running → succeeded or failed; stopping → its target once
+//     every rank has stopped), and the answer lists every rank the node
+//     should run, so an agent that lost a rank, or restarted, gets it back.
+//     A heartbeat from a lost node makes it ready again.
+//   - recover, at start, fails a stored placed job whose allocation no longer
+//     fits (only reachable when the file was edited by hand).
+//
+// # Log levels
+//
+// The server logs through Config.Logger (log/slog; `qun server --log-level`):
+//
+//   - error: something is wrong with the server itself — a commit failed
+//     and the server now refuses requests, a request failed with an
+//     internal error (a 5xx other than unavailable), an allocation could
+//     not be released or rebuilt, a rank table could not be built.
+//   - warn: the world disagreed and the server coped — a node was lost, a
+//     plan conflicted with newer state and was applied in part or dropped,
+//     a stored node is not a host of the pool, stored fair-share history is
+//     unreadable, no HCCL rank table could be written for a job, errors of
+//     the HTTP server itself.
+//   - info: lifecycle — state recovered, serving, shutting down, a node
+//     registered, came back or was removed, a job placed or finished.
+//   - debug: noise a client causes, such as a log download it stopped
+//     reading.
+//
+// Requests that fail for the caller's reasons (bad data, not found,
+// conflicts) are answered, not logged.
+package server
