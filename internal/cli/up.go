@@ -368,8 +368,8 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}
 	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s
 Data, state and logs in %s.
-Metrics: %[8]s/metrics (server), agents at %[9]s;
-Prometheus file_sd targets in %[10]s.
+Metrics: %[9]s/metrics (server), agents at %[10]s;
+Prometheus file_sd targets in %[11]s.
 
 Next, in another terminal:
   %[7]s job submit%[8]s examples/jobs/allreduce.yaml

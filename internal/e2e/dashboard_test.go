@@ -241,7 +241,7 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 		return p
 	}
 	running = submit(t, qun, base, write("train", "queue: research\npriority: 20\nranks: 4\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"100000\"]\n"))
-	failed = submit(t, qun, base, write("broken", "queue: research\nranks: 2\ncommand: [sh, -c, \"echo starting; echo boom >&2; exit 3\"]\n"))
+	failed = submit(t, qun, base, write("broken", "queue: research\nranks: 2\nrestartPolicy: {maxRestarts: 0}\ncommand: [sh, -c, \"echo starting; echo boom >&2; exit 3\"]\n"))
 	waitJob(t, c, running, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
 	waitJob(t, c, failed, 60*time.Second, nil)
 	// The rest of the pool goes to a low-priority job; a short urgent one

@@ -620,26 +620,19 @@ func (s *Server) UsageHistory(q UsageQuery) api.UsageHistory {
 	s.mu.Lock()
 	now := s.clock.Now()
 	var spans []viewSpan
+	// Every allocation a job held (usage.go keeps them with the job, one per
+	// attempt), so restarted and recovered attempts count too.
 	for _, j := range s.jobs {
-		if j.StartedAt == nil || len(j.Placement) == 0 {
-			continue
-		}
-		sp := viewSpan{queue: j.Queue, start: *j.StartedAt, end: now, chips: map[string]float64{}}
-		if j.FinishedAt != nil {
-			sp.end = *j.FinishedAt
-		}
-		for _, rp := range j.Placement {
-			h, ok := t.HostByName(rp.Node)
-			if !ok {
-				continue
+		for _, u := range j.Usage {
+			sp := viewSpan{queue: j.Queue, start: u.Start, end: now, chips: map[string]float64{}}
+			if u.End != nil {
+				sp.end = *u.End
 			}
-			for _, dev := range rp.Devices {
-				if c, ok := chipAt(t, h, dev); ok {
-					sp.chips[t.Kinds[t.ChipKind(c)].Name] += float64(rp.ChipMilli) / pool.Full
-				}
+			for kind, m := range u.Milli {
+				sp.chips[kind] += float64(m) / pool.Full
 			}
+			spans = append(spans, sp)
 		}
-		spans = append(spans, sp)
 	}
 	s.mu.Unlock()
 	return usageHistory(spans, now, q, t.NumChips())
