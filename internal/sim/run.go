@@ -102,7 +102,7 @@ func Run(c Config) (*Report, error) {
 				}
 			}
 			if c.Experiment == "fgd" {
-				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Profile: profiles[p], Seed: seed, Ratio: c.Ratio, Lean: true,
+				res, err := RunFGD(nodes, jobs, FGDOptions{Policy: p, Profile: fileProfile(c, profiles, p), Seed: seed, Ratio: c.Ratio, Lean: true,
 					Bound: c.PackingBound, Progress: progress})
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", label, err)
@@ -176,4 +176,14 @@ func (c *Config) load() ([]trace.Node, []trace.Job, error) {
 		}
 	}
 	return nodes, jobs, nil
+}
+
+// fileProfile is the profile RunFGD runs instead of the one its policy
+// names: only a --profile file's. A named policy keeps its own build, so
+// its lean snapshots and history learning stay as the policy defines them.
+func fileProfile(c Config, profiles map[string]*sched.Profile, p string) *sched.Profile {
+	if c.ProfileFile == "" {
+		return nil
+	}
+	return profiles[p]
 }
