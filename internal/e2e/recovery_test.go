@@ -164,7 +164,7 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 	if code := up.waitExit(t, 60*time.Second); code != 0 {
 		t.Errorf("qun up exited %d after Ctrl-C, want 0; output:\n%s", code, up.output())
 	}
-	if left := processesUnder(data, bin); len(left) > 0 {
+	if left := processesUnder(data); len(left) > 0 {
 		t.Errorf("processes left running after qun up stopped:\n%s", strings.Join(left, "\n"))
 	}
 }
