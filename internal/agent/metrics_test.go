@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -35,6 +37,9 @@ func readDCGMJobMapping(t *testing.T, dir string) map[string][]string {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by the agent between the listing and the read; the caller polls again
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
