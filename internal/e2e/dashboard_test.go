@@ -144,6 +144,11 @@ func (b *browser) waitRendered(view string, after int) int {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	n, err := chromedp.Run(ctx, chromedp.Poll[int](expr, chromedp.WithPollingInterval(5*time.Millisecond)))
+	for try := 0; err != nil && strings.Contains(err.Error(), "Cannot find context") && try < 3; try++ {
+		// The poll ran in the execution context of the page being left
+		// (navigation race); poll again in the new one.
+		n, err = chromedp.Run(ctx, chromedp.Poll[int](expr, chromedp.WithPollingInterval(5*time.Millisecond)))
+	}
 	if err != nil {
 		banner, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.getElementById('error').textContent`))
 		b.t.Fatalf("view %s did not draw: %v; error banner: %q", view, err, banner)
