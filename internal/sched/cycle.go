@@ -36,7 +36,7 @@ func Schedule(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) (*Pl
 
 type runJob struct {
 	j     *Job
-	p     *Placement
+	p     *pool.Placement
 	end   time.Time
 	fresh bool // started in this cycle
 }
@@ -191,7 +191,7 @@ func (c *cycle) try(j *Job) {
 
 // place runs the profile's Place plugin for j on the cycle's state (fenced:
 // with the reservations' chips held), remembering the classes that fail.
-func (c *cycle) place(j *Job, kk string, fenced bool) (*Placement, *Status) {
+func (c *cycle) place(j *Job, kk string, fenced bool) (*pool.Placement, *Status) {
 	st := c.st
 	if fenced {
 		st = c.fenced
@@ -216,7 +216,7 @@ func (c *cycle) place(j *Job, kk string, fenced bool) (*Placement, *Status) {
 
 // postPlace runs the profile's PostPlace plugins on a placement of j; the
 // first refusal wins.
-func (c *cycle) postPlace(j *Job, p *Placement) *Status {
+func (c *cycle) postPlace(j *Job, p *pool.Placement) *Status {
 	for _, pp := range c.prof.PostPlace {
 		if s := pp.PostPlace(c.cs, j, p); !s.IsSuccess() {
 			return s
@@ -227,7 +227,7 @@ func (c *cycle) postPlace(j *Job, p *Placement) *Status {
 
 // start commits a placement to the cycle's tentative state, charges the
 // job's queue and records the start (ReasonPlaced, once).
-func (c *cycle) start(j *Job, p *Placement, end time.Time, fencedFit bool) {
+func (c *cycle) start(j *Job, p *pool.Placement, end time.Time, fencedFit bool) {
 	if err := c.st.Allocate(p.Ranks...); err != nil {
 		// A plugin returned a placement that does not fit: a bug.
 		c.explain(j.ID, Record{Plugin: c.prof.Place.Name(), Reason: ReasonBadPlacement, Detail: err.Error()})
@@ -256,7 +256,7 @@ func (c *cycle) start(j *Job, p *Placement, end time.Time, fencedFit bool) {
 // plugin may have recorded its own ReasonPlaced record (how it chose); the
 // summary of the placement joins that record, so a start has one placed
 // record.
-func (c *cycle) explainPlaced(j *Job, p *Placement) {
+func (c *cycle) explainPlaced(j *Job, p *pool.Placement) {
 	r := Record{Plugin: c.prof.Place.Name(), Reason: ReasonPlaced, Detail: c.describe(p)}
 	rs := c.cs.ex[j.ID]
 	for i, old := range rs {
@@ -369,7 +369,7 @@ func (c *cycle) explainNotReady(j *Job, kk string) {
 }
 
 // downHosts names the hosts without a ready agent that p uses (at most 4).
-func (c *cycle) downHosts(p *Placement) string {
+func (c *cycle) downHosts(p *pool.Placement) string {
 	down := map[pool.DomainID]bool{}
 	for _, cl := range c.down {
 		down[cl.Host] = true
@@ -389,7 +389,7 @@ func (c *cycle) downHosts(p *Placement) string {
 }
 
 // describe summarises a placement for an explanation: the hosts and chips.
-func (c *cycle) describe(p *Placement) string {
+func (c *cycle) describe(p *pool.Placement) string {
 	hosts := map[pool.DomainID]int{}
 	var order []pool.DomainID
 	var milli int64

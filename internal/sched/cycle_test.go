@@ -101,7 +101,7 @@ root:
 		t.Fatal(err)
 	}
 	running := schedtest.Make("busy").Queue("other").Chips(3).Kinds("H100").
-		Running(&sched.Placement{Kinds: []pool.KindID{0}, Ranks: []pool.Claim{busy}}, t0).Obj()
+		Running(&pool.Placement{Kinds: []pool.KindID{0}, Ranks: []pool.Claim{busy}}, t0).Obj()
 	queues := []sched.Queue{{Name: "q", Weight: 1, Borrowing: map[string]int64{"H200": 0}}}
 	job := schedtest.Make("j").Queue("q").Chips(2).Kinds("H100", "H200").Obj()
 	snap := &sched.Snapshot{Pool: st, Queues: queues, Running: []*sched.Job{running}, Pending: []*sched.Job{job}}

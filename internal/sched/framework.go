@@ -44,7 +44,7 @@ type HostScore interface {
 // It must not change st.
 type Place interface {
 	Plugin
-	Place(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
+	Place(cs *CycleState, j *Job, st *pool.State) (*pool.Placement, *Status)
 }
 
 // PostPlace checks a placement before its job starts, and may refuse it: a
@@ -54,7 +54,7 @@ type Place interface {
 // placement a preemption finds, with the victims' usage gone.
 type PostPlace interface {
 	Plugin
-	PostPlace(cs *CycleState, j *Job, p *Placement) *Status
+	PostPlace(cs *CycleState, j *Job, p *pool.Placement) *Status
 }
 
 // Feasibility is implemented by Place plugins that can tell whether a job
@@ -65,7 +65,7 @@ type PostPlace interface {
 // why there is none, and must not change st.
 type Feasibility interface {
 	Plugin
-	Feasible(cs *CycleState, j *Job, st *pool.State) (*Placement, *Status)
+	Feasible(cs *CycleState, j *Job, st *pool.State) (*pool.Placement, *Status)
 }
 
 // CycleState carries data of one cycle: the snapshot, the time, the random

@@ -45,7 +45,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 	st := c.st.Clone()
 	borrow := map[string]int64{}
 	var chosen []candidate
-	var p *Placement
+	var p *pool.Placement
 	next := 0
 	need := j.TotalMilli()
 	for i, cd := range cands {
@@ -196,7 +196,7 @@ func (c *cycle) candidates(j *Job, kinds []pool.KindID) []candidate {
 	return out
 }
 
-func placementKind(t *pool.Topology, p *Placement) (pool.KindID, bool) {
+func placementKind(t *pool.Topology, p *pool.Placement) (pool.KindID, bool) {
 	if len(p.Kinds) > 0 {
 		return p.Kinds[0], true
 	}

@@ -188,7 +188,7 @@ func (q *Quotas) node(path string) *qnode {
 func (q *Quotas) Key(k pool.KindID) string { return q.keys[q.keyOf[k]] }
 
 // Charge adds (sign +1) or removes (-1) a placement of j to its queue's usage.
-func (q *Quotas) Charge(j *Job, p *Placement, sign int) {
+func (q *Quotas) Charge(j *Job, p *pool.Placement, sign int) {
 	n := q.node(j.Queue)
 	clear(q.scratch)
 	if len(p.Kinds) == 1 {

@@ -62,7 +62,7 @@ func (c *cycle) delays(j *Job, kk string, end time.Time) bool {
 	return false
 }
 
-func (c *cycle) reserve(j *Job, at time.Time, p *Placement, why string) {
+func (c *cycle) reserve(j *Job, at time.Time, p *pool.Placement, why string) {
 	c.resv = append(c.resv, Reservation{JobID: j.ID, At: at, Placement: p})
 	c.plan.Reservations = append(c.plan.Reservations, Reservation{JobID: j.ID, At: at, Placement: p})
 	if p != nil {
@@ -108,7 +108,7 @@ func (c *cycle) refence() {
 
 // fence holds the chips of p that are free now, so that jobs running past
 // the reservation keep off them.
-func (c *cycle) fence(p *Placement) {
+func (c *cycle) fence(p *pool.Placement) {
 	if c.fenced == nil {
 		c.fenced = c.st.Clone()
 	}
@@ -138,7 +138,7 @@ func (c *cycle) fence(p *Placement) {
 
 // afterEvictions reports whether j fits once the evictions under way end,
 // on a state shared by the cycle: later jobs see the room taken.
-func (c *cycle) afterEvictions(j *Job) (time.Time, *Placement) {
+func (c *cycle) afterEvictions(j *Job) (time.Time, *pool.Placement) {
 	if c.evState == nil {
 		c.evState = c.base()
 		c.evAt = c.now
@@ -169,7 +169,7 @@ func (c *cycle) afterEvictions(j *Job) (time.Time, *Placement) {
 
 // evicted tells the shared after-evictions state about new victims and
 // where their preemptor will run.
-func (c *cycle) evicted(victims []candidate, p *Placement, at time.Time) {
+func (c *cycle) evicted(victims []candidate, p *pool.Placement, at time.Time) {
 	if c.evState == nil {
 		return
 	}
@@ -200,7 +200,7 @@ func (c *cycle) base() *pool.State {
 // Placement is tried at geometrically spaced release steps once enough
 // chips of an accepted kind are free, so the answer may be a little later
 // than the true earliest; it is never earlier.
-func (c *cycle) earliest(j *Job, kinds []pool.KindID) (time.Time, *Placement) {
+func (c *cycle) earliest(j *Job, kinds []pool.KindID) (time.Time, *pool.Placement) {
 	rs := make([]runJob, 0, len(c.running))
 	for _, r := range c.running {
 		if r.end.Before(never) {
@@ -237,7 +237,7 @@ func (c *cycle) earliest(j *Job, kinds []pool.KindID) (time.Time, *Placement) {
 // trial places j in st for a simulation (would it fit, and where, after
 // these evictions or at that time): through the Place plugin's Feasibility
 // when it has one, else through Place.
-func (c *cycle) trial(j *Job, st *pool.State) (*Placement, *Status) {
+func (c *cycle) trial(j *Job, st *pool.State) (*pool.Placement, *Status) {
 	if f, ok := c.prof.Place.(Feasibility); ok {
 		return f.Feasible(c.cs, j, st)
 	}

@@ -31,7 +31,7 @@ type Job struct {
 	CheckpointInterval time.Duration
 
 	// Set for running jobs.
-	Placement      *Placement
+	Placement      *pool.Placement
 	Started        time.Time
 	LastCheckpoint time.Time // zero: never checkpointed
 	Evicting       bool      // an eviction is under way (grace period)
@@ -54,10 +54,6 @@ func (j *Job) WholeChips() (int, bool) {
 
 // TotalMilli is the chip thousandths of the whole gang.
 func (j *Job) TotalMilli() int64 { return int64(j.Ranks) * int64(j.RankMilli) }
-
-// Placement is where every rank of a job runs (see pool.Placement). The
-// alias keeps sched's callers compiling while placement moves to pool.
-type Placement = pool.Placement
 
 // Snapshot is the input of one scheduling cycle. Schedule treats it as
 // read-only.
@@ -103,7 +99,7 @@ type Plan struct {
 // Assignment starts a job on a placement.
 type Assignment struct {
 	JobID     string
-	Placement Placement
+	Placement pool.Placement
 }
 
 // Eviction stops a running job to make room for another.
@@ -121,7 +117,7 @@ type Reservation struct {
 	// Placement is where the job would run at At; backfilled jobs that end
 	// after At keep off these chips. Nil when the reservation only waits
 	// for evictions to finish.
-	Placement *Placement
+	Placement *pool.Placement
 }
 
 // Code says what the scheduler does with a job after a stage.

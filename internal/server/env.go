@@ -7,7 +7,6 @@ import (
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/launch"
 	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched"
 )
 
 // rankTableFile is where an HCCL job's rank table is written, relative to
@@ -64,7 +63,7 @@ func (s *Server) launchEnv(j *jobRec) ([]map[string]string, map[string]string) {
 		}
 		return env
 	}
-	tb, err := launch.NewTable(t, &sched.Placement{Ranks: j.claims})
+	tb, err := launch.NewTable(t, &pool.Placement{Ranks: j.claims})
 	if err != nil {
 		s.log.Error("building the rank table failed", "job", j.ID, "err", err)
 		for r := range out {

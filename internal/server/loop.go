@@ -94,7 +94,7 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	slices.SortFunc(snap.Pending, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
 	for _, j := range s.placed {
 		sj := *j.sj
-		sj.Placement = &sched.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
+		sj.Placement = &pool.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
 		sj.Started = j.LC.PlacedAt
 		if j.LC.Evicting() {
 			sj.Evicting, sj.EvictAt = true, now
@@ -228,7 +228,7 @@ func (v serverJobs) Placed(id string) (*sched.Job, bool) {
 		return nil, false
 	}
 	sj := *j.sj
-	sj.Placement = &sched.Placement{Ranks: j.claims}
+	sj.Placement = &pool.Placement{Ranks: j.claims}
 	return &sj, true
 }
 

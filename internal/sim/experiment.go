@@ -260,7 +260,7 @@ func newShareTracker(chips int) *shareTracker {
 	return &shareTracker{used: make([]bool, chips)}
 }
 
-func (s *shareTracker) add(p *sched.Placement) {
+func (s *shareTracker) add(p *pool.Placement) {
 	if p == nil {
 		return
 	}

@@ -95,7 +95,7 @@ func ApplyToPool(st *pool.State, plan *sched.Plan, jobs PlanJobs, opt ApplyOptio
 }
 
 // checkPlacement checks that p gives every rank of j what it asks for.
-func checkPlacement(j *sched.Job, p *sched.Placement) error {
+func checkPlacement(j *sched.Job, p *pool.Placement) error {
 	if len(p.Ranks) != j.Ranks {
 		return fmt.Errorf("%d claims for %d ranks", len(p.Ranks), j.Ranks)
 	}

@@ -50,25 +50,25 @@ func TestApplyToPoolConflictsChangeNothing(t *testing.T) {
 		return c
 	}
 	running := gang("run", 1, 2)
-	running.Placement = &sched.Placement{Ranks: []pool.Claim{claim(h0, lo0, lo0+1)}}
+	running.Placement = &pool.Placement{Ranks: []pool.Claim{claim(h0, lo0, lo0+1)}}
 	two := func(id string) *sched.Job { return gang(id, 1, 2) }
 	tests := map[string]struct {
 		plan  sched.Plan
 		ready func(pool.DomainID) error
 	}{
-		"start a job that is running": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "run", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
-		"start an unknown job":        {plan: sched.Plan{Start: []sched.Assignment{{JobID: "ghost", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
+		"start a job that is running": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "run", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
+		"start an unknown job":        {plan: sched.Plan{Start: []sched.Assignment{{JobID: "ghost", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
 		"chips already taken": {plan: sched.Plan{Start: []sched.Assignment{
-			{JobID: "a", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}},
-			{JobID: "b", Placement: sched.Placement{Ranks: []pool.Claim{claim(h0, lo0+1, lo0+2)}}}}}},
-		"wrong chip count": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "a", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1)}}}}}},
+			{JobID: "a", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}},
+			{JobID: "b", Placement: pool.Placement{Ranks: []pool.Claim{claim(h0, lo0+1, lo0+2)}}}}}},
+		"wrong chip count": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "a", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1)}}}}}},
 		"evict a pending job": {plan: sched.Plan{Evict: []sched.Eviction{{JobID: "a"}},
-			Start: []sched.Assignment{{JobID: "b", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
-		"host not ready": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "a", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}},
+			Start: []sched.Assignment{{JobID: "b", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}}},
+		"host not ready": {plan: sched.Plan{Start: []sched.Assignment{{JobID: "a", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}}}},
 			ready: func(h pool.DomainID) error { return errors.New("no agent") }},
 		"start twice": {plan: sched.Plan{Start: []sched.Assignment{
-			{JobID: "a", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}},
-			{JobID: "a", Placement: sched.Placement{Ranks: []pool.Claim{claim(h1, lo1+2, lo1+3)}}}}}},
+			{JobID: "a", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1, lo1+1)}}},
+			{JobID: "a", Placement: pool.Placement{Ranks: []pool.Claim{claim(h1, lo1+2, lo1+3)}}}}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -108,11 +108,11 @@ func TestApplyToPoolEvictThenStart(t *testing.T) {
 	for _, release := range []bool{true, false} {
 		st := pool.NewState(topo)
 		victim := gang("v", 1, 8)
-		victim.Placement = &sched.Placement{Ranks: []pool.Claim{all}}
+		victim.Placement = &pool.Placement{Ranks: []pool.Claim{all}}
 		if err := st.Allocate(all); err != nil {
 			t.Fatal(err)
 		}
-		plan := &sched.Plan{Evict: []sched.Eviction{{JobID: "v"}}, Start: []sched.Assignment{{JobID: "p", Placement: sched.Placement{Ranks: []pool.Claim{all}}}}}
+		plan := &sched.Plan{Evict: []sched.Eviction{{JobID: "v"}}, Start: []sched.Assignment{{JobID: "p", Placement: pool.Placement{Ranks: []pool.Claim{all}}}}}
 		err := ApplyToPool(st, plan, fakeJobs{"v": victim, "p": gang("p", 1, 8)}, ApplyOptions{ReleaseEvicted: release})
 		if got, want := err == nil, release; got != want {
 			t.Errorf("ReleaseEvicted=%v: err = %v", release, err)

@@ -30,7 +30,7 @@ func newFirstFit(args map[string]any) (sched.Plugin, error) {
 func (FirstFit) Name() string { return FirstFitName }
 
 // Place implements sched.Place; st is unchanged when it returns.
-func (FirstFit) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*sched.Placement, *sched.Status) {
+func (FirstFit) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*pool.Placement, *sched.Status) {
 	if _, whole := j.WholeChips(); !whole {
 		return placeByHost(cs, j, st, 64, FirstFitName)
 	}

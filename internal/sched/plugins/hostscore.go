@@ -17,10 +17,6 @@ const (
 	ReasonNoHost    = "no-host"
 	ReasonShortfall = "domain-shortfall"
 	ReasonAllocate  = "allocate" // a selected rank did not allocate: a bug
-
-	// Deprecated: misspelt; use ReasonInsufficientChips. Kept while
-	// firstfit.go still names it.
-	ReasonInsufficent = ReasonInsufficientChips
 )
 
 // HostScore places jobs rank by rank: for each rank it walks the hosts (in
@@ -62,7 +58,7 @@ func (*HostScore) Name() string { return HostScoreName }
 
 // Place implements sched.Place. It allocates ranks on st as it goes and
 // releases them before returning, so st is unchanged.
-func (p *HostScore) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*sched.Placement, *sched.Status) {
+func (p *HostScore) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*pool.Placement, *sched.Status) {
 	return placeByHost(cs, j, st, p.MaxHosts, HostScoreName)
 }
 
@@ -92,12 +88,12 @@ func (t tally) String() string {
 	return strings.Join(parts, ", ")
 }
 
-func placeByHost(cs *sched.CycleState, j *sched.Job, st *pool.State, maxHosts int, name string) (*sched.Placement, *sched.Status) {
+func placeByHost(cs *sched.CycleState, j *sched.Job, st *pool.State, maxHosts int, name string) (*pool.Placement, *sched.Status) {
 	kinds := cs.Kinds(j)
 	if j.RankMilli > 0 && len(kinds) == 0 {
 		return nil, &sched.Status{Code: sched.Unresolvable, Plugin: name, Reason: sched.ReasonNoKind}
 	}
-	out := &sched.Placement{Ranks: make([]pool.Claim, 0, j.Ranks)}
+	out := &pool.Placement{Ranks: make([]pool.Claim, 0, j.Ranks)}
 	var undo []pool.Claim
 	defer func() {
 		if len(undo) > 0 {

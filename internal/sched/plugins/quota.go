@@ -3,6 +3,7 @@ package plugins
 import (
 	"fmt"
 
+	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
 )
 
@@ -52,7 +53,7 @@ func (Quota) Admit(cs *sched.CycleState, j *sched.Job) *sched.Status {
 // PostPlace implements sched.PostPlace: the quota of the kind of p (its
 // first kind when a gang mixes kinds). The refusal keeps Check's reason;
 // its detail names the kind.
-func (Quota) PostPlace(cs *sched.CycleState, j *sched.Job, p *sched.Placement) *sched.Status {
+func (Quota) PostPlace(cs *sched.CycleState, j *sched.Job, p *pool.Placement) *sched.Status {
 	if j.RankMilli == 0 || cs.Quotas == nil || len(p.Kinds) == 0 {
 		return nil
 	}

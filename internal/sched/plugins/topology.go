@@ -39,7 +39,7 @@ func (Topology) Name() string { return place.Name }
 
 // Place implements sched.Place. A gang's Decision is stored in the cycle
 // state under DecisionKey(j.ID) and summarised with cs.Explain.
-func (t Topology) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*sched.Placement, *sched.Status) {
+func (t Topology) Place(cs *sched.CycleState, j *sched.Job, st *pool.State) (*pool.Placement, *sched.Status) {
 	if j.Ranks == 1 {
 		if _, whole := j.WholeChips(); !whole || len(cs.Kinds(j)) <= 1 {
 			return placeByHost(cs, j, st, 64, place.Name)
@@ -77,7 +77,7 @@ func (t Topology) Decide(cs *sched.CycleState, j *sched.Job, st *pool.State) *pl
 // places every gang first fit can (TestPropertyTopologyPlacesWhatFirstFitPlaces
 // checks this), so first fit answers "would it fit" at a fraction of the
 // cost of placing it well.
-func (t Topology) Feasible(cs *sched.CycleState, j *sched.Job, st *pool.State) (*sched.Placement, *sched.Status) {
+func (t Topology) Feasible(cs *sched.CycleState, j *sched.Job, st *pool.State) (*pool.Placement, *sched.Status) {
 	return FirstFit{}.Place(cs, j, st)
 }
 

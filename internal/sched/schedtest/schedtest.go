@@ -82,7 +82,7 @@ func (w *Wrapper) Duration(d time.Duration) *Wrapper { w.j.Duration = d; return 
 func (w *Wrapper) Checkpoint(every time.Duration) *Wrapper { w.j.CheckpointInterval = every; return w }
 
 // Running makes the job a running one, on p since started.
-func (w *Wrapper) Running(p *sched.Placement, started time.Time) *Wrapper {
+func (w *Wrapper) Running(p *pool.Placement, started time.Time) *Wrapper {
 	w.j.Placement, w.j.Started = p, started
 	return w
 }

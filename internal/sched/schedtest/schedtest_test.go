@@ -45,7 +45,7 @@ func TestMake(t *testing.T) {
 // TestObjSharesNothing: changing a built job leaves the wrapper's next job
 // as it was.
 func TestObjSharesNothing(t *testing.T) {
-	p := &sched.Placement{Kinds: []pool.KindID{0}, Ranks: []pool.Claim{{Host: 1}}}
+	p := &pool.Placement{Kinds: []pool.KindID{0}, Ranks: []pool.Claim{{Host: 1}}}
 	w := schedtest.Make("a").Kinds("H100").Running(p, time.Time{})
 	a := w.Obj()
 	a.Kinds[0] = "x"
