@@ -45,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 		return reply(w, http.StatusOK, v, err)
 	})
 	h("POST /v1/nodes/{name}/heartbeat", s.handleHeartbeat)
+	h("GET /v1/nodes/{name}/stream", s.handleStream)
 	h("GET /v1/queues", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, s.QueueList())
 		return nil

@@ -84,6 +84,7 @@ type Server struct {
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
 	obs        *observability
+	streams    streamHub // node streams (stream.go)
 
 	kick chan struct{}
 	stop chan struct{}
@@ -285,7 +286,10 @@ func (s *Server) commit() error {
 }
 
 // touch marks a job to be written by the next commit.
-func (s *Server) touch(j *jobRec) { s.dirtyJobs[j.ID] = struct{}{} }
+func (s *Server) touch(j *jobRec) {
+	s.dirtyJobs[j.ID] = struct{}{}
+	s.streamTouched(j)
+}
 
 // touchNode marks a node to be written by the next commit.
 func (s *Server) touchNode(n *nodeRec) { s.dirtyNodes[n.Name] = struct{}{} }
