@@ -20,9 +20,41 @@ import (
 	"github.com/qunhq/qun/api"
 )
 
-// ControlPool is the default pool of `qun bench control`: 65,536 hosts of
-// 8 chips; the benchmark registers its first --nodes hosts.
-const ControlPool = "examples/pools/atlas950-supercluster.yaml"
+// controlPoolYAML is the default pool of `qun bench control`: the Atlas
+// 950 SuperCluster's shape (examples/pools/atlas950-supercluster.yaml)
+// with as many SuperPoDs of 1,024 8-chip boards as the nodes need, so that
+// every host of the pool has an agent (a pool mostly without agents makes
+// every scheduling cycle fence the missing hosts, which is not what a
+// transport costs).
+const controlPoolYAML = `apiVersion: qun/v1
+kind: Pool
+name: atlas950-bench-%d-superpods
+description: %d Atlas 950 SuperPoDs (the SuperCluster's shape, cut to the benchmark's nodes)
+levels:
+  - {name: cluster, bandwidthGBps: 50, latencyUs: 10, oversubscription: 2}
+  - {name: superpod, bandwidthGBps: 500, latencyUs: 2}
+  - {name: rack, bandwidthGBps: 1000, latencyUs: 1}
+  - {name: board, host: true, bandwidthGBps: 1000, latencyUs: 0.5}
+templates:
+  board:
+    level: board
+    cpuMilli: 192000
+    memoryMiB: 1048576
+    chips: {kind: 950DT, count: 8}
+  rack:
+    level: rack
+    children:
+      - {template: board, count: 8, name: "b{i}"}
+  superpod:
+    level: superpod
+    children:
+      - {template: rack, count: 128, name: "r{i}"}
+root:
+  name: sc
+  level: cluster
+  children:
+    - {template: superpod, count: %d, name: "pod{i}"}
+`
 
 // ControlConfig says what `qun bench control` runs.
 type ControlConfig struct {
@@ -65,6 +97,8 @@ func quantiles(xs []float64, keep bool) Quantiles {
 // ControlResult is what `qun bench control -o json` prints.
 type ControlResult struct {
 	Nodes           int     `json:"nodes"`
+	Pool            string  `json:"pool"`
+	PoolHosts       int     `json:"pool_hosts"`
 	Generators      int     `json:"generators"`
 	SourceAddrs     int     `json:"source_addrs"`
 	Transport       string  `json:"transport"`
@@ -145,6 +179,23 @@ func Control(ctx context.Context, cfg ControlConfig) (*ControlResult, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	dir := cfg.DataDir
+	var err error
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "qun-bench-control-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if cfg.Pool == "" {
+		pods := (cfg.Nodes + 1023) / 1024
+		cfg.Pool = filepath.Join(dir, "pool.yaml")
+		if err := os.WriteFile(cfg.Pool, fmt.Appendf(nil, controlPoolYAML, pods, pods, pods), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	topo, err := LoadPool(cfg.Pool)
 	if err != nil {
 		return nil, err
@@ -159,16 +210,9 @@ func Control(ctx context.Context, cfg ControlConfig) (*ControlResult, error) {
 			return nil, fmt.Errorf("--gang %dx%d needs %d nodes of one rank each; --nodes is %d", cfg.GangRanks, cfg.GangChips, cfg.GangRanks, cfg.Nodes)
 		}
 	}
-	dir := cfg.DataDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "qun-bench-control-"); err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-	}
 	b := &control{cfg: cfg, dir: dir, latest: map[int]GenStats{}, lost: map[string]time.Time{}, silent: map[string]bool{}}
 	defer b.teardown()
-	res := &ControlResult{Nodes: cfg.Nodes, SourceAddrs: cfg.SourceIPs, Transport: "stream (HTTP/1.1 upgrade, length-prefixed frames)",
+	res := &ControlResult{Nodes: cfg.Nodes, Pool: topo.Name, PoolHosts: len(hosts), SourceAddrs: cfg.SourceIPs, Transport: "stream (HTTP/1.1 upgrade, length-prefixed frames)",
 		HeartbeatS: cfg.Heartbeat.Seconds(), NodeTimeoutS: cfg.NodeTimeout.Seconds(), Cores: runtime.NumCPU(), LoadAvgStart: loadavg()}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -95,7 +95,7 @@ The generators share the machine with the server: note the load.`,
 	}
 	out.register(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.Pool, "pool", bench.ControlPool, "pool file; its first --nodes hosts are simulated")
+	f.StringVar(&o.Pool, "pool", "", "pool file; its first --nodes hosts are simulated (default: the Atlas 950 SuperCluster's shape with ⌈nodes/1024⌉ SuperPoDs)")
 	f.IntVar(&o.Nodes, "nodes", 1024, "simulated nodes in all (the silent ones included)")
 	f.IntVar(&o.Silent, "silent", 128, "nodes made to stop silently (SIGSTOP of their generator) at the end; 0: none")
 	f.IntVar(&o.PerGen, "per-generator", 4096, "nodes per generator process")
