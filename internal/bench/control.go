@@ -69,7 +69,8 @@ type ControlConfig struct {
 	Settle, Measure        time.Duration // after every node is connected: wait, then measure steady state
 
 	GangRanks, GangChips, Runs int  // --gang RANKSxCHIPS, --runs
-	Restart                    bool // restart the server with every node connected
+	Restart                    bool   // restart the server with every node connected
+	Transport                  string // "stream" (default) or "heartbeat"
 	DataDir                    string
 	Log                        io.Writer // progress lines
 }
@@ -114,7 +115,7 @@ type ControlResult struct {
 	GeneratorCores  float64 `json:"generator_cpu_cores"`
 	ServerRSSMiB    float64 `json:"server_rss_mib"`
 	PingP50Ms       float64 `json:"ping_p50_ms"`
-	HeartbeatP99Ms  float64 `json:"heartbeat_p99_ms"` // ping round trip p99 at steady state
+	HeartbeatP99Ms  float64 `json:"heartbeat_p99_ms"` // ping round trip (or POST heartbeat) p99 at steady state
 	Pings           int     `json:"pings_sampled"`
 	SilentNodes     int     `json:"silent_nodes,omitempty"`
 	DetectP50S      float64 `json:"detect_p50_s,omitempty"`
@@ -212,7 +213,11 @@ func Control(ctx context.Context, cfg ControlConfig) (*ControlResult, error) {
 	}
 	b := &control{cfg: cfg, dir: dir, latest: map[int]GenStats{}, lost: map[string]time.Time{}, silent: map[string]bool{}}
 	defer b.teardown()
-	res := &ControlResult{Nodes: cfg.Nodes, Pool: topo.Name, PoolHosts: len(hosts), SourceAddrs: cfg.SourceIPs, Transport: "stream (HTTP/1.1 upgrade, length-prefixed frames)",
+	transport := "stream (HTTP/1.1 upgrade, length-prefixed frames)"
+	if cfg.Transport == "heartbeat" {
+		transport = "heartbeat (POST every interval, HTTP/1.1 keep-alive, JSON)"
+	}
+	res := &ControlResult{Nodes: cfg.Nodes, Pool: topo.Name, PoolHosts: len(hosts), SourceAddrs: cfg.SourceIPs, Transport: transport,
 		HeartbeatS: cfg.Heartbeat.Seconds(), NodeTimeoutS: cfg.NodeTimeout.Seconds(), Cores: runtime.NumCPU(), LoadAvgStart: loadavg()}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -375,7 +380,7 @@ func (b *control) startGen(ctx context.Context, i int, names []string) error {
 	}
 	ip := fmt.Sprintf("127.0.0.%d", 2+i%b.cfg.SourceIPs)
 	cmd := exec.Command(b.cfg.Exe, "bench", "control-gen", "--server", "http://"+b.addr, "--names", file,
-		"--index", strconv.Itoa(i), "--local-ip", ip)
+		"--index", strconv.Itoa(i), "--local-ip", ip, "--heartbeat="+strconv.FormatBool(b.cfg.Transport == "heartbeat"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

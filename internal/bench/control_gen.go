@@ -27,6 +27,10 @@ type GenConfig struct {
 	NamesFile string // one node name a line
 	Index     int    // the generator's number, in its stats and boot IDs
 	LocalIP   string // source address of its connections (127.0.0.x)
+	// Heartbeat makes the simulated agents POST a heartbeat every interval
+	// instead of keeping a stream (the transport before streams, for
+	// comparison); its latency is reported as the ping latency.
+	Heartbeat bool
 	Every     time.Duration
 	Out       io.Writer // stats lines (JSON), one every Every
 }
@@ -95,7 +99,11 @@ func Generate(ctx context.Context, cfg GenConfig) error {
 		}
 		g.local = &net.TCPAddr{IP: ip}
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 32, DialContext: (&net.Dialer{LocalAddr: g.local}).DialContext}
+	conns := 32
+	if cfg.Heartbeat {
+		conns = len(g.nodes) // one keep-alive connection per agent, as real agents have
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, DialContext: (&net.Dialer{LocalAddr: g.local}).DialContext}
 	g.hc, err = api.NewClient(cfg.Server, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: 120 * time.Second}))
 	if err != nil {
 		return err
@@ -106,8 +114,10 @@ func Generate(ctx context.Context, cfg GenConfig) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); g.run(ctx, n, regs) }()
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); g.pinger(ctx) }()
+	if !cfg.Heartbeat {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.pinger(ctx) }()
+	}
 	enc := json.NewEncoder(cfg.Out)
 	t := time.NewTicker(cfg.Every)
 	defer t.Stop()
@@ -153,6 +163,10 @@ func (g *generator) run(ctx context.Context, n *genNode, regs chan struct{}) {
 			registered = true
 			g.registered.Add(1)
 		}
+		if g.cfg.Heartbeat {
+			registered = g.beat(ctx, n)
+			continue
+		}
 		st, err := api.DialStream(ctx, api.StreamOptions{Server: g.cfg.Server, Node: n.name, BootID: n.boot, LocalAddr: g.local})
 		if err != nil {
 			if ctx.Err() == nil {
@@ -194,6 +208,62 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// beat heartbeats over POST until an answer says to register again (it
+// returns false then) or ctx is done.
+func (g *generator) beat(ctx context.Context, n *genNode) bool {
+	g.connected.Add(1)
+	defer g.connected.Add(-1)
+	interval := time.Second
+	sleepCtx(ctx, time.Duration(n.idx%1000)*interval/1000) // spread over the interval
+	for ctx.Err() == nil {
+		n.mu.Lock()
+		req := api.HeartbeatRequest{BootID: n.boot, Ranks: make([]api.RankReport, 0, len(n.running))}
+		for k := range n.running {
+			req.Ranks = append(req.Ranks, api.RankReport{JobID: k.JobID, Attempt: k.Attempt, Rank: k.Rank, State: api.RankRunning, PID: 1000 + k.Rank})
+		}
+		n.mu.Unlock()
+		t0 := time.Now()
+		resp, err := g.hc.Heartbeat(ctx, n.name, req)
+		if err != nil {
+			if ctx.Err() == nil {
+				g.fail(fmt.Errorf("heartbeat %s: %w", n.name, err))
+			}
+			if reRegister(err) {
+				return false
+			}
+			sleepCtx(ctx, interval)
+			continue
+		}
+		lat := float64(time.Since(t0).Microseconds()) / 1000
+		g.mu.Lock()
+		g.pingMs = append(g.pingMs, lat)
+		g.mu.Unlock()
+		n.mu.Lock()
+		listed := map[api.RankRef]bool{}
+		for _, a := range resp.Assignments {
+			k := api.RefOf(a)
+			listed[k] = true
+			if !n.running[k] {
+				n.running[k] = true
+				g.running.Add(1)
+			}
+		}
+		for k := range n.running {
+			if !listed[k] {
+				delete(n.running, k)
+				g.running.Add(-1)
+				g.stopped.Add(1)
+			}
+		}
+		n.mu.Unlock()
+		if d := time.Duration(resp.HeartbeatInterval); d > 0 {
+			interval = d
+		}
+		sleepCtx(ctx, max(0, interval-time.Since(t0)))
+	}
+	return true
 }
 
 // report sends every running rank. Callers hold n.mu.

@@ -66,6 +66,8 @@ The generators share the machine with the server: note the load.`,
 				return badInput("--source-addrs %d: want 1 to 250", o.SourceIPs)
 			case o.Heartbeat <= 0 || o.NodeTimeout <= o.Heartbeat:
 				return badInput("--heartbeat %v, --node-timeout %v: want both positive, the timeout longer", o.Heartbeat, o.NodeTimeout)
+			case o.Transport != "stream" && o.Transport != "heartbeat":
+				return badInput("--transport %q: allowed: stream, heartbeat", o.Transport)
 			case o.Runs < 1:
 				return badInput("--runs %d: want at least 1", o.Runs)
 			case o.Measure <= 0 || o.Settle < 0:
@@ -107,6 +109,7 @@ The generators share the machine with the server: note the load.`,
 	f.StringVar(&gang, "gang", "", "RANKSxCHIPS: time gang launches (e.g. 1024x8)")
 	f.IntVar(&o.Runs, "runs", 5, "gang launches")
 	f.BoolVar(&o.Restart, "restart", false, "restart the server with every node connected and time the reconnection")
+	f.StringVar(&o.Transport, "transport", "stream", "the simulated agents' transport: stream, or heartbeat (a POST every interval, for comparison)")
 	f.StringVar(&o.DataDir, "data-dir", "", "the server's data directory and the generators' files (default: a temporary directory, removed after)")
 	return cmd
 }
@@ -158,5 +161,6 @@ func newBenchControlGenCmd() *cobra.Command {
 	f.IntVar(&o.Index, "index", 0, "the generator's number")
 	f.StringVar(&o.LocalIP, "local-ip", "", "source address of the connections")
 	f.DurationVar(&o.Every, "every", 250*time.Millisecond, "stats line interval")
+	f.BoolVar(&o.Heartbeat, "heartbeat", false, "POST heartbeats instead of streams")
 	return cmd
 }
