@@ -2,6 +2,8 @@ package api
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -53,6 +55,14 @@ const (
 	// FrameError (server → agent): the JSON of an Error; the server closes
 	// the stream after it (not_found, conflict, gone: register again).
 	FrameError byte = 'e'
+	// FrameFiles (server → agent): a 2-byte big-endian length n, n bytes
+	// of a reference, then the JSON of an assignment's Files (a name →
+	// content map) compressed with DEFLATE (RFC 1951). The server sends it
+	// once per stream, before the first StreamAssignments naming it in
+	// FileRefs: the ranks of a job share one file set (an 8,192-chip HCCL
+	// rank table is about a megabyte), so a launch moves it compressed and
+	// encodes it once.
+	FrameFiles byte = 'f'
 )
 
 // StreamAssignments is a change of the ranks a node must run. Full
@@ -65,7 +75,52 @@ type StreamAssignments struct {
 	Answer uint64       `json:"answer,omitempty"`
 	Full   bool         `json:"full,omitempty"`
 	Set    []Assignment `json:"set,omitempty"`
-	Remove []RankRef    `json:"remove,omitempty"`
+	// FileRefs, when present, is parallel to Set: a non-empty entry names
+	// the FrameFiles whose map is that assignment's Files (sent without
+	// them).
+	FileRefs []string  `json:"file_refs,omitempty"`
+	Remove   []RankRef `json:"remove,omitempty"`
+}
+
+// AppendFilesFrame appends a FrameFiles frame for files under ref.
+func AppendFilesFrame(dst []byte, ref string, files map[string]string) ([]byte, error) {
+	data, err := json.Marshal(files)
+	if err != nil {
+		return nil, err
+	}
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestSpeed)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if len(ref) > 0xffff {
+		return nil, fmt.Errorf("files reference of %d bytes", len(ref))
+	}
+	return AppendFrame(dst, FrameFiles, binary.BigEndian.AppendUint16(nil, uint16(len(ref))), []byte(ref), z.Bytes()), nil
+}
+
+// ParseFilesFrame reads a FrameFiles payload. The decompressed map may be
+// at most limit bytes of JSON.
+func ParseFilesFrame(p []byte, limit int64) (ref string, files map[string]string, err error) {
+	if len(p) < 2 || len(p) < 2+int(binary.BigEndian.Uint16(p)) {
+		return "", nil, fmt.Errorf("files frame of %d bytes: want a 2-byte length, the reference, the compressed files", len(p))
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	ref = string(p[2 : 2+n])
+	r := flate.NewReader(bytes.NewReader(p[2+n:]))
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return "", nil, fmt.Errorf("files frame %s: %w", ref, err)
+	}
+	if int64(len(data)) > limit {
+		return "", nil, fmt.Errorf("files frame %s: more than %d bytes uncompressed", ref, limit)
+	}
+	if err := json.Unmarshal(data, &files); err != nil {
+		return "", nil, fmt.Errorf("files frame %s: %w", ref, err)
+	}
+	return ref, files, nil
 }
 
 // RankRef names one rank of one attempt of a job.

@@ -153,6 +153,29 @@ func (a *Agent) runStream(ctx context.Context) error {
 	return nil
 }
 
+// listedFiles reports whether an assignment in list uses files (the same
+// map, not an equal one).
+func listedFiles(list map[api.RankRef]api.Assignment, files map[string]string) bool {
+	for _, as := range list {
+		if len(as.Files) > 0 && len(files) > 0 && sameMap(as.Files, files) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameMap(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
 func reRegister(err error) bool {
 	switch errorCode(err) {
 	case api.CodeNotFound, api.CodeGone, api.CodeConflict:
@@ -212,6 +235,7 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 		return err
 	}
 	list := map[api.RankRef]api.Assignment{}
+	files := map[string]map[string]string{} // FrameFiles by reference
 	ping := time.NewTicker(interval)
 	defer ping.Stop()
 	var pings uint64
@@ -247,8 +271,20 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 				for _, r := range m.Remove {
 					delete(list, r)
 				}
-				for _, as := range m.Set {
+				for i, as := range m.Set {
+					if i < len(m.FileRefs) && m.FileRefs[i] != "" {
+						f, ok := files[m.FileRefs[i]]
+						if !ok {
+							return fmt.Errorf("assignment %s names files %q the server did not send", api.RefOf(as).JobID, m.FileRefs[i])
+						}
+						as.Files = f
+					}
 					list[api.RefOf(as)] = as
+				}
+				for ref := range files {
+					if !slices.Contains(m.FileRefs, ref) && !listedFiles(list, files[ref]) {
+						delete(files, ref)
+					}
 				}
 				var sent map[rankKey]bool
 				if m.Answer > 0 {
@@ -265,6 +301,12 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 				}
 				a.apply(asgs, sent)
 			case api.FramePong:
+			case api.FrameFiles:
+				ref, f, err := api.ParseFilesFrame(f.payload, 64<<20)
+				if err != nil {
+					return err
+				}
+				files[ref] = f
 			case api.FrameError:
 				var e api.Error
 				if err := json.Unmarshal(f.payload, &e); err != nil || e.Code == "" {

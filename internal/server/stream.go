@@ -62,6 +62,17 @@ type streamHub struct {
 
 	kick      chan struct{}
 	reconcile chan struct{}
+
+	// files caches the FrameFiles of each job attempt's shared file set;
+	// only the push goroutine uses it.
+	files map[string]*filesBlob
+}
+
+// filesBlob is one encoded file set.
+type filesBlob struct {
+	files map[string]string
+	ref   string
+	frame []byte
 }
 
 // assignPrint is what decides a job's assignments besides node state.
@@ -95,6 +106,7 @@ type session struct {
 	// Owned by the push goroutine.
 	sent       map[api.RankRef]struct{}
 	jobs       map[string]struct{}
+	refsSent   map[string]bool // FrameFiles already sent
 	answered   uint64
 	pushedOnce bool
 
@@ -217,7 +229,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	ss := &session{s: s, node: n.Name, boot: boot, conn: conn, wkick: make(chan struct{}, 1), done: make(chan struct{}),
-		sent: map[api.RankRef]struct{}{}, jobs: map[string]struct{}{}}
+		sent: map[api.RankRef]struct{}{}, jobs: map[string]struct{}{}, refsSent: map[string]bool{}}
 	ss.lastSeen.Store(s.clock.Now().UnixNano())
 	h := &s.streams
 	h.mu.Lock()
@@ -611,11 +623,31 @@ func (ss *session) pushList(list []api.Assignment, answer uint64) {
 		msg.Answer = answer
 	}
 	now := make(map[api.RankRef]struct{}, len(list))
+	var pre []byte // FrameFiles the assignments need first
 	for _, a := range list {
 		k := api.RefOf(a)
 		now[k] = struct{}{}
-		if _, ok := ss.sent[k]; !ok || msg.Full {
-			msg.Set = append(msg.Set, a)
+		if _, ok := ss.sent[k]; ok && !msg.Full {
+			continue
+		}
+		ref := ""
+		if len(a.Files) > 0 {
+			b, err := ss.s.streams.blob(a)
+			if err != nil {
+				ss.fail(err)
+				return
+			}
+			if !ss.refsSent[b.ref] {
+				pre = append(pre, b.frame...)
+			}
+			ref, a.Files = b.ref, nil
+			if msg.FileRefs == nil {
+				msg.FileRefs = make([]string, len(msg.Set), len(list))
+			}
+		}
+		msg.Set = append(msg.Set, a)
+		if msg.FileRefs != nil {
+			msg.FileRefs = append(msg.FileRefs, ref)
 		}
 	}
 	if !msg.Full {
@@ -637,7 +669,46 @@ func (ss *session) pushList(list []api.Assignment, answer uint64) {
 		return
 	}
 	ss.sent, ss.pushedOnce, ss.answered = now, true, max(ss.answered, answer)
-	ss.send(api.AppendFrame(nil, api.FrameAssign, data))
+	for _, ref := range msg.FileRefs {
+		if ref != "" {
+			ss.refsSent[ref] = true
+		}
+	}
+	ss.send(api.AppendFrame(pre, api.FrameAssign, data))
+}
+
+// blob returns the FrameFiles of an assignment's files, encoded once per
+// job attempt (its ranks share one map). Only the push goroutine calls it.
+func (h *streamHub) blob(a api.Assignment) (*filesBlob, error) {
+	key := fmt.Sprintf("%s/%d", a.JobID, a.Attempt)
+	if b := h.files[key]; b != nil && sameFiles(b.files, a.Files) {
+		return b, nil
+	}
+	if h.files == nil || len(h.files) >= 256 {
+		h.files = map[string]*filesBlob{}
+	}
+	ref := fmt.Sprintf("%s/%d", key, time.Now().UnixNano())
+	frame, err := api.AppendFilesFrame(nil, ref, a.Files)
+	if err != nil {
+		return nil, err
+	}
+	b := &filesBlob{files: a.Files, ref: ref, frame: frame}
+	h.files[key] = b
+	return b, nil
+}
+
+// sameFiles compares two file sets; the strings of one job's ranks are
+// the same strings, so this is cheap.
+func sameFiles(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 func cmpKeyRef(a, b api.RankRef) int {

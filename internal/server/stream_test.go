@@ -216,7 +216,7 @@ func TestStreamRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		node, boot, code string
 	}{
-		{"n3", "b3", api.CodeNotFound},   // not registered
+		{"n3", "b3", api.CodeNotFound},    // not registered
 		{"n2", "other", api.CodeConflict}, // another boot ID
 		{"nope", "b", api.CodeNotFound},   // not a host
 		{"n2", "", api.CodeBadData},       // no boot ID
