@@ -326,9 +326,14 @@ func (b *control) startServer(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the server: %w", err)
 	}
+	logf, err := os.OpenFile(filepath.Join(b.dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(errp)
+		defer logf.Close()
+		sc := bufio.NewScanner(io.TeeReader(errp, logf))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()

@@ -345,6 +345,7 @@ func (g *generator) apply(n *genNode, m api.StreamAssignments) error {
 		g.mu.Unlock()
 	}
 	listed := map[api.RankRef]bool{}
+	changed := false
 	if m.Full {
 		for _, a := range m.Set {
 			listed[api.RefOf(a)] = true
@@ -354,6 +355,7 @@ func (g *generator) apply(n *genNode, m api.StreamAssignments) error {
 				delete(n.running, k)
 				g.running.Add(-1)
 				g.stopped.Add(1)
+				changed = true
 			}
 		}
 	}
@@ -362,18 +364,18 @@ func (g *generator) apply(n *genNode, m api.StreamAssignments) error {
 			delete(n.running, r)
 			g.running.Add(-1)
 			g.stopped.Add(1)
+			changed = true
 		}
 	}
-	started := false
 	for _, a := range m.Set {
 		k := api.RefOf(a)
 		if !n.running[k] {
 			n.running[k] = true
 			g.running.Add(1)
-			started = true
+			changed = true
 		}
 	}
-	if started {
+	if changed { // started at once; stopped at once (the report no longer lists them)
 		return n.report()
 	}
 	return nil

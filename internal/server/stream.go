@@ -31,9 +31,10 @@ import (
 //     their lists in one critical section and one commit, and queues the
 //     deltas. It is the only writer of assignment frames, so a stream never
 //     sees an older list after a newer one.
-//   - Liveness: every frame is a sign of life, kept in an atomic; every
-//     liveTick the newest ones are copied into the nodes' LastHeartbeat
-//     under one lock, where Reconcile reads them. A stream silent for the
+//   - Liveness: every frame is a sign of life, kept in an atomic that
+//     Reconcile reads (lastSignOfLife) and that is copied into the nodes'
+//     LastHeartbeat every liveTick. Reports run beside the reader, so a
+//     report waiting for the lock does not hold up pings. A stream silent for the
 //     node timeout is dropped by its read deadline and Reconcile runs at
 //     once, so a hung node is lost when its timeout is up, not a reconcile
 //     period later. A closed stream is noticed at once (its node's time
@@ -103,6 +104,14 @@ type session struct {
 	answer   atomic.Uint64 // newest report whose Heartbeat returned
 	reported atomic.Bool
 
+	// Reports are run by a goroutine of their own, so that the reader goes
+	// on reading pings while a report waits for the server's lock; a newer
+	// report replaces one not yet started (it lists every rank, and every
+	// exit not yet acknowledged).
+	repMu   sync.Mutex
+	next    *streamReport
+	working bool
+
 	// Owned by the push goroutine.
 	sent       map[api.RankRef]struct{}
 	jobs       map[string]struct{}
@@ -119,6 +128,27 @@ type session struct {
 	done      chan struct{}
 }
 
+// lastSignOfLife returns when a node was last heard from: its last
+// heartbeat or report, or the last frame of its stream, whichever is newer
+// (the stream's is copied into LastHeartbeat). Reconcile reads it; it
+// takes no lock a report waits for, so pings count even while reports
+// queue. Callers hold s.mu.
+func (s *Server) lastSignOfLife(n *nodeRec) time.Time {
+	h := &s.streams
+	if h.live.Load() == 0 {
+		return n.LastHeartbeat
+	}
+	h.mu.Lock()
+	ss := h.sessions[n.Name]
+	h.mu.Unlock()
+	if ss != nil && ss.boot == n.BootID {
+		if seen := time.Unix(0, ss.lastSeen.Load()); seen.After(n.LastHeartbeat) {
+			n.LastHeartbeat = seen
+		}
+	}
+	return n.LastHeartbeat
+}
+
 // liveTick is how often signs of life reach the nodes' LastHeartbeat.
 func (s *Server) liveTick() time.Duration {
 	return min(max(s.cfg.NodeTimeout/16, 10*time.Millisecond), 250*time.Millisecond)
@@ -131,6 +161,7 @@ func (h *streamHub) init(s *Server) {
 		h.kick, h.reconcile = make(chan struct{}, 1), make(chan struct{}, 1)
 		h.mu.Unlock()
 		go s.streamLoop()
+		go s.livenessLoop()
 		go s.streamReconcileLoop()
 	})
 }
@@ -296,8 +327,13 @@ func (ss *session) readLoop(br *bufio.Reader) {
 	}
 }
 
-// report runs one report frame through Heartbeat. It returns false when the
-// stream was closed.
+type streamReport struct {
+	seq uint64
+	req api.HeartbeatRequest
+}
+
+// report decodes one report frame and queues it. It returns false when
+// the stream was closed.
 func (ss *session) report(p []byte) bool {
 	if len(p) < 8 {
 		ss.fail(&api.Error{Code: api.CodeBadData, Message: fmt.Sprintf("report frame of %d bytes: want an 8-byte sequence number, then the heartbeat JSON", len(p))})
@@ -305,12 +341,43 @@ func (ss *session) report(p []byte) bool {
 	}
 	seq := binary.BigEndian.Uint64(p)
 	req, err := DecodeHeartbeat(p[8:])
-	if err == nil && req.BootID != ss.boot {
-		err = errorf(api.CodeConflict, "the report names boot ID %s; the stream was opened for %s", req.BootID, ss.boot)
+	if err != nil {
+		return ss.reportDone(seq, err)
 	}
-	if err == nil {
-		_, err = ss.s.Heartbeat(ss.node, req)
+	ss.repMu.Lock()
+	ss.next = &streamReport{seq, req}
+	start := !ss.working
+	ss.working = true
+	ss.repMu.Unlock()
+	if start {
+		go ss.reportLoop()
 	}
+	return true
+}
+
+func (ss *session) reportLoop() {
+	for {
+		ss.repMu.Lock()
+		r := ss.next
+		ss.next = nil
+		if r == nil || ss.closed() {
+			ss.working = false
+			ss.repMu.Unlock()
+			return
+		}
+		ss.repMu.Unlock()
+		var err error
+		if r.req.BootID != ss.boot {
+			err = errorf(api.CodeConflict, "the report names boot ID %s; the stream was opened for %s", r.req.BootID, ss.boot)
+		} else {
+			_, err = ss.s.Heartbeat(ss.node, r.req)
+		}
+		ss.reportDone(r.seq, err)
+	}
+}
+
+// reportDone answers a report: through a push, or with an error frame.
+func (ss *session) reportDone(seq uint64, err error) bool {
 	if err != nil {
 		var e *api.Error
 		if errors.As(err, &e) && e.Code == api.CodeBadData {
@@ -444,20 +511,30 @@ func (s *Server) streamReconcileLoop() {
 	}
 }
 
-// streamLoop pushes assignments when streams are marked and copies signs
-// of life every liveTick, until the server stops.
+// streamLoop pushes assignments when streams are marked, until the server
+// stops.
 func (s *Server) streamLoop() {
-	t := time.NewTicker(s.liveTick())
-	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			s.closeStreams()
 			return
-		case <-t.C:
-			s.flushLiveness()
 		case <-s.streams.kick:
 			s.push()
+		}
+	}
+}
+
+// livenessLoop copies signs of life every liveTick.
+func (s *Server) livenessLoop() {
+	t := time.NewTicker(s.liveTick())
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.flushLiveness()
 		}
 	}
 }
