@@ -182,6 +182,11 @@ func ReadFrame(r *bufio.Reader, limit int, buf *[]byte) (typ byte, payload []byt
 	return b[0], b[1:], nil
 }
 
+// ErrNoStreamEndpoint is in the chain of DialStream's error when the
+// server does not offer node streams (a server from before them answers
+// 404 "no endpoint"); agents then post heartbeats.
+var ErrNoStreamEndpoint = errors.New("the server has no node stream endpoint")
+
 // StreamOptions says how to open a node stream.
 type StreamOptions struct {
 	// Server is the server's base URL (http://host:port or https://...).
@@ -291,8 +296,12 @@ func upgrade(conn net.Conn, u *url.URL, o StreamOptions) (*Stream, error) {
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		var e Error
-		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+		plain := json.Unmarshal(data, &e) != nil || e.Code == ""
+		if plain {
 			e = Error{Code: codeOf(resp.StatusCode), Message: fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(data)))}
+		}
+		if resp.StatusCode == http.StatusNotFound && (plain || strings.HasPrefix(e.Message, "no endpoint")) {
+			return nil, fmt.Errorf("%w: %w", ErrNoStreamEndpoint, &e)
 		}
 		return nil, &e
 	}

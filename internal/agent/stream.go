@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -127,7 +127,7 @@ func (a *Agent) runStream(ctx context.Context) error {
 		}
 		st, err := a.cfg.Stream.DialStream(ctx, a.cfg.Name, a.bootID)
 		if err != nil {
-			if e := (*api.Error)(nil); errors.As(err, &e) && e.Code == api.CodeNotFound && strings.HasPrefix(e.Message, "no endpoint") {
+			if errors.Is(err, api.ErrNoStreamEndpoint) {
 				return errNoStream
 			}
 			if ctx.Err() == nil {
@@ -225,13 +225,24 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 	const writeTimeout = 10 * time.Second
 	var seq uint64
 	pending := map[uint64]map[rankKey]bool{} // exits each unanswered report carried
-	report := func() error {
+	var last []byte
+	// report sends the ranks and devices when they differ from the last
+	// report sent (or always, with force).
+	report := func(force bool) error {
 		req, sent := a.report()
+		data, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		if !force && bytes.Equal(data, last) {
+			return nil
+		}
+		last = data
 		seq++
 		pending[seq] = sent
 		return st.Report(seq, req, writeTimeout)
 	}
-	if err := report(); err != nil {
+	if err := report(true); err != nil {
 		return err
 	}
 	list := map[api.RankRef]api.Assignment{}
@@ -244,7 +255,7 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 		case <-ctx.Done():
 			return nil
 		case <-a.kick:
-			if err := report(); err != nil {
+			if err := report(false); err != nil {
 				return err
 			}
 		case <-ping.C:
@@ -300,6 +311,10 @@ func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 					asgs = append(asgs, as)
 				}
 				a.apply(asgs, sent)
+				// Ranks started or stopped: tell the server now.
+				if err := report(false); err != nil {
+					return err
+				}
 			case api.FramePong:
 			case api.FrameFiles:
 				ref, f, err := api.ParseFilesFrame(f.payload, 64<<20)
