@@ -68,7 +68,7 @@ type ControlConfig struct {
 	Heartbeat, NodeTimeout time.Duration // the server's --heartbeat (ping interval) and --node-timeout
 	Settle, Measure        time.Duration // after every node is connected: wait, then measure steady state
 
-	GangRanks, GangChips, Runs int  // --gang RANKSxCHIPS, --runs
+	GangRanks, GangChips, Runs int    // --gang RANKSxCHIPS, --runs
 	Restart                    bool   // restart the server with every node connected
 	Transport                  string // "stream" (default) or "heartbeat"
 	DataDir                    string
