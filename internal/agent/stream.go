@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -157,23 +158,11 @@ func (a *Agent) runStream(ctx context.Context) error {
 // map, not an equal one).
 func listedFiles(list map[api.RankRef]api.Assignment, files map[string]string) bool {
 	for _, as := range list {
-		if len(as.Files) > 0 && len(files) > 0 && sameMap(as.Files, files) {
+		if len(as.Files) > 0 && len(files) > 0 && maps.Equal(as.Files, files) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameMap(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func reRegister(err error) bool {

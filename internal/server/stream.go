@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -539,16 +540,21 @@ func (s *Server) livenessLoop() {
 	}
 }
 
+// all returns the open streams.
+func (h *streamHub) all() []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*session, 0, len(h.sessions))
+	for _, ss := range h.sessions {
+		out = append(out, ss)
+	}
+	return out
+}
+
 // closeStreams closes every stream (the server is shutting down; agents
 // reconnect to the next one).
 func (s *Server) closeStreams() {
-	h := &s.streams
-	h.mu.Lock()
-	all := make([]*session, 0, len(h.sessions))
-	for _, ss := range h.sessions {
-		all = append(all, ss)
-	}
-	h.mu.Unlock()
+	all := s.streams.all()
 	for _, ss := range all {
 		ss.close("server shutting down")
 	}
@@ -558,13 +564,7 @@ func (s *Server) closeStreams() {
 // A stream whose node was lost after its report is closed: the agent
 // reconnects and reports, which makes the node ready again.
 func (s *Server) flushLiveness() {
-	h := &s.streams
-	h.mu.Lock()
-	all := make([]*session, 0, len(h.sessions))
-	for _, ss := range h.sessions {
-		all = append(all, ss)
-	}
-	h.mu.Unlock()
+	all := s.streams.all()
 	var drop []*session
 	s.mu.Lock()
 	for _, ss := range all {
@@ -758,7 +758,7 @@ func (ss *session) pushList(list []api.Assignment, answer uint64) {
 // job attempt (its ranks share one map). Only the push goroutine calls it.
 func (h *streamHub) blob(a api.Assignment) (*filesBlob, error) {
 	key := fmt.Sprintf("%s/%d", a.JobID, a.Attempt)
-	if b := h.files[key]; b != nil && sameFiles(b.files, a.Files) {
+	if b := h.files[key]; b != nil && maps.Equal(b.files, a.Files) {
 		return b, nil
 	}
 	if h.files == nil || len(h.files) >= 256 {
@@ -772,20 +772,6 @@ func (h *streamHub) blob(a api.Assignment) (*filesBlob, error) {
 	b := &filesBlob{files: a.Files, ref: ref, frame: frame}
 	h.files[key] = b
 	return b, nil
-}
-
-// sameFiles compares two file sets; the strings of one job's ranks are
-// the same strings, so this is cheap.
-func sameFiles(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func cmpKeyRef(a, b api.RankRef) int {
