@@ -192,7 +192,7 @@ type frame struct {
 // the ranks. It returns when the stream fails or ctx is done.
 func (a *Agent) stream(ctx context.Context, st *api.Stream) error {
 	interval := st.PingInterval
-	silence := max(st.PingTimeout, 5*interval)
+	silence := max(3*st.PingTimeout, 10*interval)
 	frames := make(chan frame, 16)
 	errc := make(chan error, 1)
 	sctx, cancel := context.WithCancel(ctx)

@@ -292,7 +292,7 @@ func (g *generator) session(n *genNode, st *api.Stream) error {
 	if err != nil {
 		return err
 	}
-	silence := max(st.PingTimeout, 5*st.PingInterval) * 2
+	silence := max(3*st.PingTimeout, 10*st.PingInterval)
 	for {
 		typ, p, err := st.ReadFrame(silence)
 		if err != nil {
