@@ -125,6 +125,11 @@ const (
 	EvTick            Kind = "tick" // time passed (backoff, grace periods)
 )
 
+// GroupGone is the Detail of an EvRankExited whose agent saw the rank's
+// process group vanish without an exit status (api.RankEndGroupGone); the
+// lifecycle counts it as job.CauseRankFailed.
+const GroupGone = "process-group-gone"
+
 // Event is one thing that happened to a job, at At.
 type Event struct {
 	Kind     Kind
@@ -277,7 +282,13 @@ func (j *Job) apply(ev Event, a *Actions) error {
 		}
 		if j.active() && (r.Signal != "" || *r.ExitCode != 0) {
 			cause, what := job.CauseRankSignaled, "was killed by "+r.Signal
-			if r.Signal == "" {
+			switch {
+			case r.Signal == "" && ev.Detail == GroupGone:
+				// No status to go by: the rank's processes vanished (an
+				// OOM kill of the whole group, a kill of the agent's
+				// shim). It counts as the rank's own failure.
+				cause, what = job.CauseRankFailed, "vanished: its process group is gone without an exit status"
+			case r.Signal == "":
 				cause, what = job.CauseRankFailed, fmt.Sprintf("exited with code %d", *r.ExitCode)
 			}
 			j.fault(ev.At, cause, fmt.Sprintf("rank %d on %s %s", ev.Rank, r.Node, what), []int{ev.Rank}, nil, a)

@@ -131,6 +131,16 @@ func TestTransitions(t *testing.T) {
 			Detail: "rank 0 on n0 exited with code 1", DetectedAt: at(5), Path: GiveUp,
 			Why: "the restart policy allows 0 restarts and 0 were used", Lost: []int{0}}},
 	}, {
+		name:  "process group gone without a status: rank-failed, restarts in place",
+		start: running(def, "n0"),
+		steps: []step{
+			{Event{Kind: EvRankExited, At: at(5), Rank: 0, Detail: GroupGone}, Actions{Changed: true}},
+		},
+		state: Recovering,
+		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0"}, StartedAt: at(0), EndedAt: tp(at(5)), Cause: job.CauseRankFailed,
+			Detail: "rank 0 on n0 vanished: its process group is gone without an exit status", DetectedAt: at(5), Path: InPlace,
+			Why: "the rank's own process failed on a healthy node: every rank restarts on the chips it holds", Lost: []int{0}}},
+	}, {
 		name:  "signal not in the policy: fails",
 		start: running(def, "n0"),
 		steps: []step{

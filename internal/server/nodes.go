@@ -229,7 +229,7 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 			}
 			switch {
 			case rr.State == api.RankExited && !lr.Exited:
-				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: j.Ranks[r].ExitCode, Signal: j.Ranks[r].Signal})
+				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: j.Ranks[r].ExitCode, Signal: j.Ranks[r].Signal, Detail: rr.Reason})
 			case rr.State == api.RankRunning && !lr.Up:
 				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankStarted, At: now, Rank: r})
 			case rr.State == api.RankStarting && !lr.Live:
@@ -350,7 +350,7 @@ func (s *Server) Reconcile() {
 // recovery and failure. Callers hold mu.
 func (s *Server) nodeDown(n *nodeRec, what string) {
 	now := s.clock.Now()
-	for _, j := range s.placedOn(n.Name) {
+	for _, j := range append(s.placedOn(n.Name), s.keptOn(n.Name)...) {
 		s.step(j, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: n.Name, Detail: what})
 	}
 }
