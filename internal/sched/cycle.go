@@ -102,6 +102,9 @@ func newCycle(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) *cyc
 			c.down = append(c.down, cl)
 		}
 	}
+	for _, h := range snap.Cordoned {
+		fenceHost(c.st, h) // for good: nothing in the cycle releases it
+	}
 	c.fenceSpares()
 	c.tries = prof.Preemption.MaxAttempts
 	if c.tries <= 0 {

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/qunhq/qun/internal/pool"
@@ -28,8 +29,8 @@ type Replacer interface {
 func (c *cycle) fenceSpares() {
 	c.spare = c.spare[:0]
 	for _, h := range c.t.Spares() {
-		if !c.cs.HostReady(h) {
-			continue // fenced as not ready already
+		if !c.cs.HostReady(h) || slices.Contains(c.snap.Cordoned, h) {
+			continue // fenced already
 		}
 		if cl, ok := fenceHost(c.st, h); ok {
 			c.spare = append(c.spare, cl)

@@ -77,6 +77,10 @@ type Snapshot struct {
 	// their free capacity first, so nothing is placed there, and tells a job
 	// that would fit with them that it waits for them (ReasonHostNotReady).
 	NotReady []pool.DomainID
+	// Cordoned lists the hosts that take no new work (cordoned, draining):
+	// the cycle takes their free capacity first, so nothing new lands
+	// there, recoveries included; what runs there stays.
+	Cordoned []pool.DomainID
 	// Workload, when set, is the distribution of job shapes the caller
 	// expects (learnt from history and the queue); fragmentation-aware
 	// scorers measure a host against it. Nil: they use the pending jobs.

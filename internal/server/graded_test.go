@@ -142,3 +142,83 @@ func TestGroupGoneIsTheAgentsWord(t *testing.T) {
 		t.Fatalf("lifecycle.GroupGone %q, api.RankEndGroupGone %q", lifecycle.GroupGone, api.RankEndGroupGone)
 	}
 }
+
+// TestCordonAndDrain: an unknown node is refused and nothing changes; a
+// cordoned node keeps its running job but gets no new work; drain moves
+// the job's ranks there off it; uncordon lets work back.
+func TestCordonAndDrain(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	nodes := []string{"n0", "n1", "n2", "n3"}
+	for _, n := range nodes {
+		e.register(n, "b"+n[1:])
+	}
+	if _, err := e.c.CordonNode(ctx, "n9", ""); code(err) != api.CodeNotFound {
+		t.Fatalf("cordon n9: %v, want not found", err)
+	}
+	l, _ := e.c.ListNodes(ctx)
+	for _, n := range l.Nodes {
+		if n.Cordoned {
+			t.Fatalf("a refused cordon changed node %s", n.Name)
+		}
+	}
+	as := map[string][]api.Assignment{}
+	beat := func() {
+		for _, n := range nodes {
+			as[n] = e.heartbeat(n, "b"+n[1:], running(as[n])...)
+		}
+	}
+	if n, err := e.c.CordonNode(ctx, "n3", "bad fan"); err != nil || !n.Cordoned || n.CordonReason != "bad fan" {
+		t.Fatalf("cordon n3: %+v %v", n, err)
+	}
+	j := e.submit(16)
+	e.srv.Cycle()
+	beat()
+	beat()
+	first := e.job(j.ID)
+	if first.State != api.JobRunning {
+		t.Fatalf("job %s (%s)", first.State, first.Reason)
+	}
+	on := first.Placement[0].Node
+	k := e.submit(16) // 16 chips free, 8 of them on the cordoned n3
+	e.srv.Cycle()
+	if got := e.job(k.ID); got.State != api.JobPending {
+		t.Fatalf("a job that needs the cordoned node's chips is %s on %+v", got.State, got.Placement)
+	}
+	if _, err := e.c.CancelJob(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	beat()
+	if _, err := e.c.DrainNode(ctx, on, ""); err != nil {
+		t.Fatal(err)
+	}
+	beat()
+	got := e.job(j.ID)
+	if got.State != api.JobRecovering || len(got.History) != 1 || !strings.Contains(got.History[0].Detail, "drained") {
+		t.Fatalf("after drain: %s %+v, want recovering, node-lost drained", got.State, got.History)
+	}
+	e.clock.Advance(10 * time.Second)
+	beat()
+	e.srv.Reconcile()
+	e.srv.Cycle()
+	got = e.job(j.ID)
+	if got.State != api.JobStarting {
+		t.Fatalf("after the backoff: %s (%s)", got.State, got.Reason)
+	}
+	for r, p := range got.Placement {
+		if p.Node == on {
+			t.Errorf("rank %d is back on drained node %s", r, on)
+		}
+		if was := first.Placement[r].Node; was != on && p.Node != was {
+			t.Errorf("rank %d moved from %s to %s though its node was not drained", r, was, p.Node)
+		}
+	}
+	if n, err := e.c.UncordonNode(ctx, "n3"); err != nil || n.Cordoned {
+		t.Fatalf("uncordon: %+v %v", n, err)
+	}
+	m := e.submit(8)
+	e.srv.Cycle()
+	if got := e.job(m.ID); got.State == api.JobPending || got.Placement[0].Node != "n3" {
+		t.Fatalf("after uncordon a job that fits only on n3 is %s on %+v: %s", got.State, got.Placement, got.Reason)
+	}
+}

@@ -85,7 +85,11 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 		if n.State == api.NodeReady {
 			fenceDevices(st, n.host, unhealthy(n.Devices))
 		}
+		if n.Cordoned {
+			snap.Cordoned = append(snap.Cordoned, n.host)
+		}
 	}
+	slices.Sort(snap.Cordoned)
 	for _, j := range s.active {
 		if j.LC.Schedulable() {
 			snap.Pending = append(snap.Pending, s.pendingView(j))
