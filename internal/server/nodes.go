@@ -156,6 +156,7 @@ func validateHeartbeat(r *api.HeartbeatRequest) error {
 			probs = append(probs, api.Problem{Field: f + ".state", Message: fmt.Sprintf("%q is not a rank state (allowed: starting, running, exited)", rr.State)})
 		}
 	}
+	probs = append(probs, deviceProblems(r.Devices)...) // health.go
 	if len(probs) > 0 {
 		return &api.Error{Code: api.CodeBadData, Message: "invalid heartbeat", Problems: probs}
 	}
@@ -192,6 +193,7 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 		s.trigger()
 	}
 	s.report(n, r.Ranks, now)
+	s.deviceHealth(n, r.Devices, now) // health.go
 	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}
 	if err := s.commit(); err != nil {
 		return api.HeartbeatResponse{}, err
