@@ -25,6 +25,7 @@ type MemStore struct {
 	usageAt  time.Time
 	halfLife time.Duration
 	down     map[pool.DomainID]bool // hosts lost (NodeLost) and not back (NodeBack)
+	cordoned map[pool.DomainID]bool // hosts that take no new work (Cordon, Drain)
 }
 
 type entry struct {
@@ -90,6 +91,9 @@ func (m *MemStore) Snapshot(now time.Time) (*sched.Snapshot, error) {
 	for _, h := range m.pool.Topology().Hosts() {
 		if m.down[h] {
 			snap.NotReady = append(snap.NotReady, h)
+		}
+		if m.cordoned[h] {
+			snap.Cordoned = append(snap.Cordoned, h)
 		}
 	}
 	for _, e := range es {
@@ -200,7 +204,9 @@ func (m *MemStore) Requeue(id string, now time.Time) error {
 // stopRanks ends every live rank of a job now.
 func (m *MemStore) stopRanks(e *entry, now time.Time) error {
 	for r := range e.lc.Ranks {
-		if e.lc.Ranks[r].Live {
+		// A step may end the attempt and drop its ranks (the last live
+		// one stopping).
+		if r < len(e.lc.Ranks) && e.lc.Ranks[r].Live {
 			if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvRankGone, At: now, Rank: r}); err != nil {
 				return err
 			}
@@ -272,6 +278,7 @@ func (m *MemStore) NodeLost(node string, now time.Time) {
 			m.down = map[pool.DomainID]bool{}
 		}
 		m.down[h] = true
+		node = m.pool.Topology().Path(h)
 	}
 	for _, id := range m.sortedIDs() {
 		e := m.jobs[id]
@@ -279,6 +286,50 @@ func (m *MemStore) NodeLost(node string, now time.Time) {
 			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: node})
 		}
 	}
+}
+
+// Cordon keeps new work off a host (what runs there stays); it reports
+// whether the host exists.
+func (m *MemStore) Cordon(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.pool.Topology().HostByName(node)
+	if ok {
+		if m.cordoned == nil {
+			m.cordoned = map[pool.DomainID]bool{}
+		}
+		m.cordoned[h] = true
+	}
+	return ok
+}
+
+// Uncordon lets a cordoned host take new work again.
+func (m *MemStore) Uncordon(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.pool.Topology().HostByName(node)
+	delete(m.cordoned, h)
+	return ok
+}
+
+// Drain cordons a host and moves every rank off it: the jobs with ranks
+// there recover as after a node loss ("drained").
+func (m *MemStore) Drain(node string, now time.Time) bool {
+	if !m.Cordon(node) {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(now)
+	h, _ := m.pool.Topology().HostByName(node)
+	node = m.pool.Topology().Path(h)
+	for _, id := range m.sortedIDs() {
+		e := m.jobs[id]
+		if (e.lc.Placed || len(e.lc.Kept) > 0) && slices.Contains(e.lc.Nodes(), node) {
+			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: node, Detail: "drained"})
+		}
+	}
+	return true
 }
 
 // NodeBack makes a host lost with NodeLost usable again.
