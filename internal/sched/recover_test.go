@@ -115,4 +115,3 @@ func hostsOf(t *pool.Topology, p *pool.Placement) string {
 	}
 	return strings.Join(out, ",")
 }
-
