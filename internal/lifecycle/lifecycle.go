@@ -450,6 +450,28 @@ func (j *Job) fault(at time.Time, cause job.Cause, detail string, lost []int, no
 		a.Place = &Request{Whole: true}
 		return
 	}
+	if j.State == Recovering && j.Placed && nodes != nil && len(j.History) > 0 {
+		// A node or chip broke while the job recovers: those ranks are
+		// placed again too, and a restart in place becomes a re-placement
+		// (the chips it would restart on are not all usable any more).
+		h := &j.History[len(j.History)-1]
+		if j.Path == InPlace {
+			h.Lost = nil // the crashed ranks' chips are fine: they stay
+		}
+		for _, r := range lost {
+			if !slices.Contains(h.Lost, r) {
+				h.Lost = append(h.Lost, r)
+			}
+		}
+		slices.Sort(h.Lost)
+		h.Detail += "; " + detail + " while recovering"
+		if j.Path == InPlace {
+			j.Path, j.Reserved = Replace, at
+			h.Path, h.Why = Replace, "the restart in place was due when "+detail+": the broken ranks are placed again, next to the others"
+		}
+		j.progress(at, a)
+		return
+	}
 	if !j.active() {
 		if j.State == Stopping && j.Target == Pending && len(j.History) > 0 {
 			h := &j.History[len(j.History)-1]
