@@ -1,9 +1,10 @@
 package server
 
 import (
-	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/qunhq/qun/api"
 )
@@ -52,10 +53,30 @@ func (s *Server) Uncordon(name string) (api.Node, error) {
 	return n.Node, nil
 }
 
+// DecodeCordon reads and checks the body of a cordon or drain request; an
+// empty body is no reason.
+func DecodeCordon(data []byte) (api.CordonRequest, error) {
+	var req api.CordonRequest
+	if len(data) == 0 {
+		return req, nil
+	}
+	if err := decodeStrict(data, &req); err != nil {
+		return req, err
+	}
+	return req, checkReason(req.Reason)
+}
+
+func checkReason(reason string) error {
+	if len(reason) > maxCordonReason || !utf8.ValidString(reason) {
+		return &api.Error{Code: api.CodeBadData, Message: "invalid cordon request",
+			Problems: []api.Problem{{Field: "reason", Message: fmt.Sprintf("%d bytes; allowed: UTF-8 text of at most %d bytes", len(reason), maxCordonReason)}}}
+	}
+	return nil
+}
+
 func (s *Server) nodeOp(name, reason string, drain bool) (api.Node, error) {
-	if len(reason) > maxCordonReason {
-		return api.Node{}, &api.Error{Code: api.CodeBadData, Message: "invalid cordon request",
-			Problems: []api.Problem{{Field: "reason", Message: "longer than 512 bytes"}}}
+	if err := checkReason(reason); err != nil {
+		return api.Node{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,15 +118,13 @@ func (s *Server) cordon(n *nodeRec, reason string) {
 // handleNodeOp serves POST /v1/nodes/{name}/cordon|uncordon|drain.
 func (s *Server) handleNodeOp(op string) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		var req api.CordonRequest
 		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4096))
 		if err != nil {
 			return err
 		}
-		if len(data) > 0 {
-			if err := json.Unmarshal(data, &req); err != nil {
-				return &api.Error{Code: api.CodeBadData, Message: "invalid cordon request: " + err.Error()}
-			}
+		req, err := DecodeCordon(data)
+		if err != nil {
+			return err
 		}
 		var n api.Node
 		switch op {
