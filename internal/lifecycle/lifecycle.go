@@ -464,7 +464,14 @@ func (j *Job) fault(at time.Time, cause job.Cause, detail string, lost []int, no
 			}
 		}
 		slices.Sort(h.Lost)
-		h.Detail += "; " + detail + " while recovering"
+		if h.Cause == job.CauseRankFailed || h.Cause == job.CauseRankSignaled {
+			// The rank failures were most likely the symptom: peers of a
+			// crashed node see their collectives break before the node
+			// timeout says why. The broken node or chip is the cause.
+			h.Cause, h.Detail = cause, detail+" (first seen as: "+h.Detail+")"
+		} else {
+			h.Detail += "; " + detail + " while recovering"
+		}
 		if j.Path == InPlace {
 			j.Path, j.Reserved = Replace, at
 			h.Path, h.Why = Replace, "the restart in place was due when "+detail+": the broken ranks are placed again, next to the others"

@@ -141,7 +141,7 @@ func TestTransitions(t *testing.T) {
 			Detail: "rank 0 on n0 vanished: its process group is gone without an exit status", DetectedAt: at(5), Path: InPlace,
 			Why: "the rank's own process failed on a healthy node: every rank restarts on the chips it holds", Lost: []int{0}}},
 	}, {
-		name:  "a chip breaks while a crashed rank waits to restart in place: re-placed instead",
+		name:  "a chip breaks while a crashed rank waits to restart in place: re-placed instead, the chip the cause",
 		start: running(def, "n0", "n1"),
 		steps: []step{
 			{Event{Kind: EvRankExited, At: at(5), Rank: 0, ExitCode: code(1)}, Actions{Stop: []int{1}, Changed: true}},
@@ -150,8 +150,8 @@ func TestTransitions(t *testing.T) {
 			{Event{Kind: EvTick, At: at(15)}, Actions{ReleaseRanks: []int{1}, Place: &Request{Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
 		},
 		state: Recovering, attempt: 1,
-		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(7)), Cause: job.CauseRankFailed,
-			Detail: "rank 0 on n0 exited with code 1; a chip of rank 1 on n1 is unhealthy while recovering", DetectedAt: at(5), Path: Replace,
+		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(7)), Cause: job.CauseDeviceUnhealthy,
+			Detail: "a chip of rank 1 on n1 is unhealthy (first seen as: rank 0 on n0 exited with code 1)", DetectedAt: at(5), Path: Replace,
 			Why:  "the restart in place was due when a chip of rank 1 on n1 is unhealthy: the broken ranks are placed again, next to the others",
 			Lost: []int{1}}},
 	}, {
