@@ -222,3 +222,66 @@ func TestCordonAndDrain(t *testing.T) {
 		t.Fatalf("after uncordon a job that fits only on n3 is %s on %+v: %s", got.State, got.Placement, got.Reason)
 	}
 }
+
+// TestRestartWhileWaitingForReplacement: a job waits, holding its
+// survivors' chips, for room for its lost ranks; the server restarts; the
+// survivors' chips are held again (another job cannot take them), and when
+// the lost node is back only its ranks are placed there.
+func TestRestartWhileWaitingForReplacement(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	nodes := []string{"n0", "n1", "n2", "n3"}
+	for _, n := range nodes {
+		e.register(n, "b"+n[1:])
+	}
+	j := e.submit(32) // every chip
+	e.srv.Cycle()
+	as := map[string][]api.Assignment{}
+	beat := func(e *env, skip string) {
+		for _, n := range nodes {
+			if n != skip {
+				as[n] = e.heartbeat(n, "b"+n[1:], running(as[n])...)
+			}
+		}
+	}
+	beat(e, "")
+	beat(e, "")
+	before := e.job(j.ID)
+	e.clock.Advance(6 * time.Second)
+	beat(e, "n2")
+	e.clock.Advance(6 * time.Second)
+	e.srv.Reconcile()
+	beat(e, "n2")
+	e.clock.Advance(10 * time.Second)
+	beat(e, "n2")
+	e.srv.Reconcile()
+	e.srv.Cycle()
+	if got := e.job(j.ID); got.State != api.JobRecovering {
+		t.Fatalf("with n2 lost and no room elsewhere: %s (%s), want recovering", got.State, got.Reason)
+	}
+	e.close()
+
+	e2 := newEnv(t, dir)
+	other := e2.submit(8)
+	beat(e2, "n2")
+	e2.srv.Cycle()
+	if got := e2.job(other.ID); got.State != api.JobPending {
+		t.Fatalf("after the restart another job took a survivor's chips: %s on %+v", got.State, got.Placement)
+	}
+	// n2 is back: only its ranks go there; the survivors keep theirs.
+	e2.register("n2", "b2")
+	beat(e2, "")
+	e2.srv.Cycle()
+	got := e2.job(j.ID)
+	if got.State != api.JobStarting || got.Attempt != 1 {
+		t.Fatalf("after n2 came back: %s attempt %d (%s)", got.State, got.Attempt, got.Reason)
+	}
+	for r, p := range got.Placement {
+		if was := before.Placement[r]; p.Node != was.Node || !slices.Equal(p.Devices, was.Devices) {
+			t.Errorf("rank %d moved from %s %v to %s %v", r, was.Node, was.Devices, p.Node, p.Devices)
+		}
+	}
+	if got := e2.job(other.ID); got.State != api.JobPending {
+		t.Errorf("the other job is %s; the pool is the recovered job's", got.State)
+	}
+}
