@@ -99,4 +99,3 @@ func TestDecideSubset(t *testing.T) {
 		})
 	}
 }
-
