@@ -27,15 +27,23 @@ type Replacer interface {
 // fenceSpares takes the free capacity of every ready spare host in c.st, so
 // no ordinary job lands there.
 func (c *cycle) fenceSpares() {
-	c.spare = c.spare[:0]
+	c.spare = c.fenceSparesIn(c.st)
+}
+
+// fenceSparesIn takes what is free on the ready spare hosts of st and
+// returns the claims that do: after a state released running jobs (a
+// preemption's trial, reservations), chips freed on a spare stay off limits.
+func (c *cycle) fenceSparesIn(st *pool.State) []pool.Claim {
+	var out []pool.Claim
 	for _, h := range c.t.Spares() {
-		if !c.cs.HostReady(h) || slices.Contains(c.snap.Cordoned, h) {
-			continue // fenced already
+		if !c.cs.HostReady(h) || slices.Contains(c.snap.Cordoned, h) || st.FreeChips(h) == 0 && st.FreeCPU(h) == 0 && st.FreeMemory(h) == 0 {
+			continue // fenced already, or nothing to fence
 		}
-		if cl, ok := fenceHost(c.st, h); ok {
-			c.spare = append(c.spare, cl)
+		if cl, ok := fenceHost(st, h); ok {
+			out = append(out, cl)
 		}
 	}
+	return out
 }
 
 // recover places a recovering job: its lost ranks next to its survivors
