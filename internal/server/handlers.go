@@ -46,6 +46,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	h("POST /v1/nodes/{name}/heartbeat", s.handleHeartbeat)
 	h("GET /v1/nodes/{name}/stream", s.handleStream)
+	for _, op := range []string{"cordon", "uncordon", "drain"} {
+		h("POST /v1/nodes/{name}/"+op, s.handleNodeOp(op)) // nodeops.go
+	}
 	h("GET /v1/queues", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, s.QueueList())
 		return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"maps"
 	"net"
@@ -82,6 +83,7 @@ type assignPrint struct {
 	active           bool
 	attempt, nplaced int
 	nexited          int
+	where            uint64 // a hash of every rank's node and devices
 }
 
 func printOf(j *jobRec) assignPrint {
@@ -91,6 +93,17 @@ func printOf(j *jobRec) assignPrint {
 			p.nexited++
 		}
 	}
+	h := fnv.New64a()
+	var b [8]byte
+	for _, rp := range j.Placement {
+		h.Write([]byte(rp.Node))
+		for _, d := range rp.Devices {
+			binary.BigEndian.PutUint64(b[:], uint64(d))
+			h.Write(b[:])
+		}
+		h.Write([]byte{0})
+	}
+	p.where = h.Sum64()
 	return p
 }
 
