@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qunhq/qun/api"
+)
+
+// serverCreds waits for a server's first start to write its CA and admin
+// token into dataDir and returns them.
+func serverCreds(t *testing.T, dataDir string) (caPEM []byte, adminToken string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "the server's CA and admin token in "+dataDir, func() (bool, string) {
+		ca, err1 := os.ReadFile(filepath.Join(dataDir, "ca.crt"))
+		tok, err2 := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+		caPEM, adminToken = ca, strings.TrimSpace(string(tok))
+		return err1 == nil && err2 == nil && len(ca) > 0 && adminToken != "", "not yet"
+	})
+	return caPEM, adminToken
+}
+
+// secureClient returns a client of the server at base trusting the CA of
+// dataDir, with token ("" for the admin token of dataDir).
+func secureClient(t *testing.T, base, dataDir, token string) *api.Client {
+	t.Helper()
+	ca, admin := serverCreds(t, dataDir)
+	if token == "" {
+		token = admin
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("%s/ca.crt holds no certificate", dataDir)
+	}
+	c, err := api.NewClient(base, api.WithToken(token), api.WithTLS(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// useServerCreds makes the qun CLI the test runs trust the CA of dataDir
+// and use its admin token.
+func useServerCreds(t *testing.T, dataDir string) {
+	t.Helper()
+	serverCreds(t, dataDir)
+	t.Setenv("QUN_CA", filepath.Join(dataDir, "ca.crt"))
+	t.Setenv("QUN_TOKEN_FILE", filepath.Join(dataDir, "admin.token"))
+}
+
+// joinToken creates a single-use join token.
+func joinToken(t *testing.T, c *api.Client) string {
+	t.Helper()
+	tok, err := c.CreateToken(t.Context(), api.TokenRequest{Join: true, TTL: api.Duration(15 * time.Minute)})
+	if err != nil {
+		t.Fatalf("create a join token: %v", err)
+	}
+	return tok.Token
+}
