@@ -314,7 +314,11 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("metrics ports for the agents: %w", err)
 	}
 	targetsFile := filepath.Join(dataDir, "prometheus-targets.json")
-	if err := writeTargets(targetsFile, f.listen, agentMetrics); err != nil {
+	if err := writeTargets(targetsFile, agentMetrics); err != nil {
+		return err
+	}
+	promFile, err := upPrometheus(ctx, client, dataDir, f.listen, targetsFile) // up_secure.go
+	if err != nil {
 		return err
 	}
 	for i, name := range names {
@@ -380,8 +384,8 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s (TLS)
 Data, state and logs in %s; the CA and admin token in %[6]s/server.
 %[12]sDashboard: %[13]s
-Metrics: %[9]s/metrics (server, bearer token), agents at %[10]s;
-Prometheus file_sd targets in %[11]s.
+Metrics: %[9]s/metrics (server: TLS and a token), agents at %[10]s;
+a Prometheus scrape config for both in %[11]s.
 
 Next, in another terminal:
   %[7]s job submit%[8]s examples/jobs/allreduce.yaml
@@ -389,7 +393,7 @@ Next, in another terminal:
   %[7]s job logs%[8]s JOB-ID --stream stderr
 
 Ctrl-C stops everything.
-`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), targetsFile,
+`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), promFile,
 		upConfigHint(dataDir), dashURL)
 
 	// Run until told to stop, or until the server dies. Agents that die

@@ -61,45 +61,79 @@ func upConfigHint(dataDir string) string {
 	return "Point the CLI at it: export QUN_CONFIG=" + filepath.Join(dataDir, "client.json") + "\n"
 }
 
-// dashboardURLFile is DATA/dashboard.url: the dashboard's login link.
-const dashboardURLFile = "dashboard.url"
+// Files qun up keeps its own tokens in (0600).
+const (
+	dashboardURLFile = "dashboard.url" // the dashboard's login link
+	metricsTokenFile = "metrics.token" // the token Prometheus scrapes the server with
+	promConfigFile   = "prometheus.yml"
+)
+
+// upToken returns the token kept in file (as prefix+TOKEN) while the
+// server still accepts it, else a new one made with req and written there.
+func upToken(ctx context.Context, c *api.Client, file, prefix string, req api.TokenRequest) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		tok, ok := strings.CutPrefix(strings.TrimSpace(string(b)), prefix)
+		if _, perr := auth.ParseToken(tok); ok && perr == nil {
+			if _, err := c.As(tok).Pool(ctx); err == nil {
+				return tok, nil
+			}
+		}
+	}
+	t, err := c.CreateToken(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("create the token %q: %w", req.Name, err)
+	}
+	if err := auth.WriteSecretFile(file, []byte(prefix+t.Token)); err != nil {
+		return "", err
+	}
+	return t.Token, nil
+}
 
 // upDashboard returns what qun up prints for the dashboard. The login link
 // is BASE/#login=TOKEN with a token of its own ("qun up dashboard", kept
-// in DATA/dashboard.url, 0600, and reused while it is valid): the page
-// trades it for an HttpOnly session cookie that authenticates reads only,
-// and the fragment never reaches the server or its logs. The link is
-// printed only to a terminal; otherwise the file is named.
+// in DATA/dashboard.url and reused while it is valid): the page trades it
+// for an HttpOnly session cookie that authenticates reads only, and the
+// fragment never reaches the server or its logs. The link is printed only
+// to a terminal; otherwise the file is named.
 func upDashboard(ctx context.Context, c *api.Client, dataDir, base string, out io.Writer) (string, error) {
 	file := filepath.Join(dataDir, dashboardURLFile)
-	link := ""
-	if b, err := os.ReadFile(file); err == nil {
-		old := strings.TrimSpace(string(b))
-		if tok, ok := strings.CutPrefix(old, base+"/#login="); ok && dashboardTokenValid(ctx, c, tok) {
-			link = old
-		}
-	}
-	if link == "" {
-		t, err := c.CreateToken(ctx, api.TokenRequest{Name: "qun up dashboard", Role: auth.RoleAdmin})
-		if err != nil {
-			return "", fmt.Errorf("create the dashboard's token: %w", err)
-		}
-		link = base + "/#login=" + t.Token
-		if err := auth.WriteSecretFile(file, []byte(link+"\n")); err != nil {
-			return "", err
-		}
+	// Every queue, as qun up's queues are made as jobs name them; the
+	// session cookie reads only.
+	tok, err := upToken(ctx, c, file, base+"/#login=", api.TokenRequest{Name: "qun up dashboard", Role: auth.RoleAdmin})
+	if err != nil {
+		return "", err
 	}
 	if isTerminal(out) {
-		return link + "\n  (logs the browser in; the link is also in " + file + ")", nil
+		return base + "/#login=" + tok + "\n  (the link logs the browser in; it is also in " + file + ")", nil
 	}
 	return base + "/ (its login link is in " + file + ", mode 0600)", nil
 }
 
-// dashboardTokenValid reports whether the server still accepts tok.
-func dashboardTokenValid(ctx context.Context, admin *api.Client, tok string) bool {
-	if _, err := auth.ParseToken(tok); err != nil {
-		return false
+// upPrometheus writes DATA/prometheus.yml: scrape configs for the server
+// (https, the CA, a reader token of its own in DATA/metrics.token) and for
+// the agents (plain http on loopback, listed in targetsFile).
+func upPrometheus(ctx context.Context, c *api.Client, dataDir, listen, targetsFile string) (string, error) {
+	tokFile := filepath.Join(dataDir, metricsTokenFile)
+	if _, err := upToken(ctx, c, tokFile, "", api.TokenRequest{Name: "qun up metrics (Prometheus)", Role: auth.RoleReader, Queues: []string{"default"}}); err != nil {
+		return "", err
 	}
-	_, err := admin.As(tok).Pool(ctx)
-	return err == nil
+	cfg := fmt.Sprintf(`# Written by qun up. Use it as it is, or copy its scrape_configs.
+scrape_configs:
+  - job_name: qun-server
+    scheme: https
+    tls_config:
+      ca_file: %q
+    authorization:
+      credentials_file: %q
+    static_configs:
+      - targets: [%q]
+  - job_name: qun-agent
+    file_sd_configs:
+      - files: [%q]
+`, filepath.Join(dataDir, "server", auth.CACertFile), tokFile, listen, targetsFile)
+	path := filepath.Join(dataDir, promConfigFile)
+	if err := auth.WriteFileSync(path, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	return path, nil
 }

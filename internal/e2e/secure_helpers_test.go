@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +62,44 @@ func joinToken(t *testing.T, c *api.Client) string {
 		t.Fatalf("create a join token: %v", err)
 	}
 	return tok.Token
+}
+
+// upCreds points the qun CLI the test runs at the client.json of a qun up
+// data directory (server, CA, admin token) and returns an admin client.
+func upCreds(t *testing.T, data, base string) *api.Client {
+	t.Helper()
+	c := secureClient(t, base, filepath.Join(data, "server"), "")
+	t.Setenv("QUN_CONFIG", filepath.Join(data, "client.json"))
+	return c
+}
+
+// metricsNeedToken checks the server's /metrics: no token is 401, the
+// reader token qun up made for Prometheus (DATA/metrics.token) is enough.
+func metricsNeedToken(t *testing.T, base, data string) {
+	t.Helper()
+	ca, _ := serverCreds(t, filepath.Join(data, "server"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	tok, err := os.ReadFile(filepath.Join(data, "metrics.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {strings.TrimSpace(string(tok)), http.StatusOK}} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET /metrics with token %t: %d, want %d", tc.token != "", resp.StatusCode, tc.want)
+		}
+	}
 }
