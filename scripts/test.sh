@@ -11,11 +11,6 @@ export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g -Wno-deprecated-declarations}"
 start=$(date +%s)
 step() { printf '\n== %s (%ss)\n' "$1" "$(( $(date +%s) - start ))"; }
 
-# The secure end-to-end test captures on veths with tcpdump (Debian).
-if [ "$(id -u)" -eq 0 ] && ! command -v tcpdump >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >/dev/null || echo "tcpdump not installed; the capture test will skip"
-fi
-
 step "go version"
 go version
 

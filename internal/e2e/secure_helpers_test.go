@@ -103,3 +103,14 @@ func metricsNeedToken(t *testing.T, base, data string) {
 		}
 	}
 }
+
+// caPool returns a pool holding the CA of dataDir.
+func caPool(t *testing.T, dataDir string) *x509.CertPool {
+	t.Helper()
+	ca, _ := serverCreds(t, dataDir)
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(ca) {
+		t.Fatalf("%s/ca.crt holds no certificate", dataDir)
+	}
+	return p
+}
