@@ -51,7 +51,7 @@ rank's grace period), reports their exits and exits 0; a second signal kills
 the ranks at once. After a crash, the
 next agent with the same --state-dir keeps the node's boot ID and adopts the
 ranks the server still assigns (see docs/agent.md).`,
-		Example: `  qun agent --server http://10.0.0.1:7070 --name node0 --devices fake:910B:8 --state-dir /var/lib/qun/agent`,
+		Example: `  qun agent --server https://10.0.0.1:7070 --join TOKEN --name node0 --devices fake:910B:8 --state-dir /var/lib/qun/agent`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stateDir == "" {
