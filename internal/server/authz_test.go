@@ -148,6 +148,11 @@ func TestAuthNegativeThroughTheServer(t *testing.T) {
 			return err
 		}},
 		{"cancel", func(id string) error { _, err := a.CancelJob(ctx, id); return err }},
+		{"placement", func(id string) error { _, err := a.JobPlacement(ctx, id); return err }},
+		{"log tail", func(id string) error {
+			_, err := a.JobLogTail(ctx, id, api.LogOptions{Attempt: -1}, 100)
+			return err
+		}},
 	} {
 		hidden, absent := call.do(jb.ID), call.do(missing)
 		wantCode(t, "token of a: "+call.name+" of b's job", hidden, api.CodeNotFound)
