@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,9 +20,11 @@ func benchCompareAuth(cmd *cobra.Command, out output, n, clients, runs int, beat
 		return writeJSON(cmd.OutOrStdout(), c)
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "%d rounds each, interleaved; medians:\n", c.Rounds)
-	fmt.Fprintf(w, "submissions/s:            auth off %.0f, on %.0f (on/off %.3f)\n", c.OffSubmissionsPerSec, c.OnSubmissionsPerSec, c.SubmissionsRatio)
-	fmt.Fprintf(w, "32-rank gang → running:   auth off %.1f ms, on %.1f ms (on/off %.3f)\n", c.OffGang32Ms, c.OnGang32Ms, c.Gang32Ratio)
+	fmt.Fprintf(w, "%d rounds, authentication off and on back to back in each; medians:\n", c.Rounds)
+	fmt.Fprintf(w, "submissions/s:            auth off %.0f, on %.0f; on/off per round %s, median %.3f\n",
+		c.OffSubmissionsPerSec, c.OnSubmissionsPerSec, ratios(c.SubmissionsRatios), c.SubmissionsRatio)
+	fmt.Fprintf(w, "32-rank gang → running:   auth off %.1f ms, on %.1f ms; on/off per round %s, median %.3f\n",
+		c.OffGang32Ms, c.OnGang32Ms, ratios(c.Gang32Ratios), c.Gang32Ratio)
 	return nil
 }
 
@@ -30,4 +33,12 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+func ratios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

@@ -4,16 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
-
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -27,11 +25,7 @@ import (
 // CA store the test could add the cluster CA to without NSS's tools).
 func spkiPin(t *testing.T, base, dataDir string) string {
 	t.Helper()
-	caPEM, _ := serverCreds(t, dataDir)
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(caPEM) {
-		t.Fatalf("%s/ca.crt holds no certificate", dataDir)
-	}
+	roots := caPool(t, dataDir)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)

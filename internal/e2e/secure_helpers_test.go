@@ -30,15 +30,11 @@ func serverCreds(t *testing.T, dataDir string) (caPEM []byte, adminToken string)
 // dataDir, with token ("" for the admin token of dataDir).
 func secureClient(t *testing.T, base, dataDir, token string) *api.Client {
 	t.Helper()
-	ca, admin := serverCreds(t, dataDir)
+	_, admin := serverCreds(t, dataDir)
 	if token == "" {
 		token = admin
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("%s/ca.crt holds no certificate", dataDir)
-	}
-	c, err := api.NewClient(base, api.WithToken(token), api.WithTLS(&tls.Config{RootCAs: pool}))
+	c, err := api.NewClient(base, api.WithToken(token), api.WithTLS(&tls.Config{RootCAs: caPool(t, dataDir)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +73,7 @@ func upCreds(t *testing.T, data, base string) *api.Client {
 // reader token qun up made for Prometheus (DATA/metrics.token) is enough.
 func metricsNeedToken(t *testing.T, base, data string) {
 	t.Helper()
-	ca, _ := serverCreds(t, filepath.Join(data, "server"))
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
+	roots := caPool(t, filepath.Join(data, "server"))
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	tok, err := os.ReadFile(filepath.Join(data, "metrics.token"))
 	if err != nil {
