@@ -56,7 +56,7 @@ after --ttl. The server keeps only hashes; a token is shown once, here.`,
   qun token create --role submitter --queue research --name team-a
   qun token create --role reader --queue research/llm --rate 20`
 	create.Flags().BoolVar(&join, "join", false, "a single-use join token for one agent (qun agent --join)")
-	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime (join tokens: required, at most 168h; tenant tokens: 0 never expires)")
+	create.Flags().DurationVar(&ttl, "ttl", 0, "lifetime (join tokens: default 15m, at most 168h; tenant tokens: 0 never expires)")
 	create.Flags().StringVar(&role, "role", "", "role of a tenant token: reader, submitter or admin")
 	create.Flags().StringArrayVar(&queues, "queue", nil, "queue the token may use, with its sub-queues (repeatable; not for admin)")
 	create.Flags().StringVar(&name, "name", "", "a name for listings and the audit log")
