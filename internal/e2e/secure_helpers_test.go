@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -107,4 +108,54 @@ func caPool(t *testing.T, dataDir string) *x509.CertPool {
 		t.Fatalf("%s/ca.crt holds no certificate", dataDir)
 	}
 	return p
+}
+
+// upLeaksNoSecret checks that no secret qun up holds — the admin,
+// dashboard, metrics and join tokens' secrets and the private keys — is in
+// qun up's output (not a terminal here) or in any log under its data
+// directory.
+func upLeaksNoSecret(t *testing.T, data string, up *proc) {
+	t.Helper()
+	secrets := map[string]string{}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	for name, p := range map[string]string{"admin token": "server/admin.token", "metrics token": "metrics.token", "dashboard link": "dashboard.url"} {
+		tok := read(filepath.Join(data, p))
+		secrets[name] = tok[strings.LastIndexByte(tok, '.')+1:]
+	}
+	var logs []string
+	filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		switch {
+		case strings.HasSuffix(p, ".key"):
+			if pem := strings.Split(read(p), "\n"); len(pem) > 1 {
+				secrets["private key "+p] = pem[1]
+			}
+		case strings.HasSuffix(p, ".log"):
+			logs = append(logs, p)
+		}
+		return nil
+	})
+	if len(logs) < 5 {
+		t.Fatalf("%d logs under %s, want the server's and every agent's", len(logs), data)
+	}
+	texts := map[string]string{"qun up's output": up.output()}
+	for _, p := range logs {
+		texts[p] = read(p)
+	}
+	for where, text := range texts {
+		for what, s := range secrets {
+			if len(s) >= 32 && strings.Contains(text, s) {
+				t.Errorf("%s holds the %s", where, what)
+			}
+		}
+	}
+	t.Logf("no secret (%d tokens and keys) in qun up's output or its %d logs", len(secrets), len(logs))
 }

@@ -98,4 +98,5 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "pool.yaml")); err != nil {
 		t.Errorf("generated pool file: %v", err)
 	}
+	upLeaksNoSecret(t, data, up) // secure_helpers_test.go
 }
