@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -51,15 +52,22 @@ func useServerCreds(t *testing.T, dataDir string) {
 	t.Setenv("QUN_TOKEN_FILE", filepath.Join(dataDir, "admin.token"))
 }
 
-// joinToken creates a single-use join token.
+// joinToken creates a single-use join token, waiting for the server to
+// answer (it writes its credentials just before it listens).
 func joinToken(t *testing.T, c *api.Client) string {
 	t.Helper()
-	tok, err := c.CreateToken(t.Context(), api.TokenRequest{Join: true, TTL: api.Duration(15 * time.Minute)})
-	if err != nil {
-		t.Fatalf("create a join token: %v", err)
-	}
+	var tok *api.NewToken
+	eventually(t, 30*time.Second, "a join token from the server", func() (bool, string) {
+		var err error
+		tok, err = c.CreateToken(t.Context(), api.TokenRequest{Join: true, TTL: api.Duration(15 * time.Minute)})
+		return err == nil, fmt.Sprint(err)
+	})
 	return tok.Token
 }
+
+// ownUser is --run-as for agents whose ranks run as the test's own user
+// (a root agent's default is nobody).
+func ownUser() string { return fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()) }
 
 // upCreds points the qun CLI the test runs at the client.json of a qun up
 // data directory (server, CA, admin token) and returns an admin client.
