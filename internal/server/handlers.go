@@ -37,7 +37,8 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/jobs/{id}/logs", s.handleAppendLogs)
 	h("POST /v1/nodes", s.handleRegister)
 	h("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, s.Nodes())
+		v, err := s.Nodes()
+		reply(w, http.StatusOK, v, err)
 		return nil
 	})
 	h("DELETE /v1/nodes/{name}", func(w http.ResponseWriter, r *http.Request) error {
