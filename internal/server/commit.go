@@ -307,4 +307,3 @@ func durableOf(j *jobRec) durable {
 // rankKey names the record of one rank's end: beside its job's record, in
 // the jobs key space.
 func rankKey(id string, attempt, rank int) string { return fmt.Sprintf("%s/%d/%d", id, attempt, rank) }
-
