@@ -33,6 +33,8 @@ type committer struct {
 	// batches, records and commitNanos count the commits written, the
 	// records in them and the time spent in Durable.Commit.
 	batches, records, commitNanos atomic.Uint64
+	// broken mirrors Server.broken for the HTTP handler's check without mu.
+	broken atomic.Bool
 
 	// ackEarly is a planted bug for the tests: answers stop waiting for
 	// their commit. Set before any request.
@@ -82,8 +84,8 @@ func (s *Server) pendingWrites(now time.Time) bool {
 	if len(s.dirtyJobs) > 0 || len(s.dirtyNodes) > 0 || len(s.dirtyKeys) > 0 {
 		return true
 	}
-	u, _ := s.usageWrites(false, now)
-	return u != nil
+	// Fair-share history alone is due at most once a minute (usageWrites).
+	return s.fair.dirty && now.Sub(s.fair.savedAt) >= usageSaveEvery
 }
 
 // await blocks until generation want is durable. It returns nil then, or
@@ -254,11 +256,23 @@ func (s *Server) touchRank(j *jobRec, r int) {
 // Callers hold mu.
 func (s *Server) touchNode(n *nodeRec) { s.dirtyNodes[n.Name] = struct{}{} }
 
+// serving returns the error every request gets once a commit failed, or
+// nil.
+func (s *Server) serving() error {
+	if !s.cm.broken.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usable()
+}
+
 // fail marks the server broken: memory is ahead of disk. Callers hold mu.
 func (s *Server) fail(err error) error {
 	if s.broken == nil {
 		s.log.Error("state store failed; refusing further requests", "err", err)
 		s.broken = err
+		s.cm.broken.Store(true)
 	}
 	return errorf(api.CodeUnavailable, "the state store failed: %v", err)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -229,6 +231,18 @@ func TestCommitFailure(t *testing.T) {
 	}
 	if _, _, err := srv.Register(api.RegisterRequest{Name: "n0", BootID: "b0"}); code(err) != api.CodeUnavailable {
 		t.Errorf("register after the failure: %v, want unavailable", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	for _, path := range []string{"/v1/jobs/" + ok.ID, "/v1/queues", "/v1/usage", "/v1/pool/map"} {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s after the failure: %s, want 503", path, resp.Status)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -228,6 +229,15 @@ func (s *Server) recover() error {
 		s.buildAssignments(j)
 	}
 	s.recoverRanks(ranks)
+	for _, j := range s.placed {
+		// A file written before rank ends had records of their own keeps
+		// them in the job's record: give them theirs before it is rewritten.
+		for r := range j.Ranks {
+			if j.Ranks[r].State == api.RankExited && !slices.Contains(j.rankKeys, rankKey(j.ID, j.Attempt, r)) {
+				s.touchRank(j, r)
+			}
+		}
+	}
 	for _, j := range s.placed {
 		for i := range j.LC.Ranks {
 			// Until its node's next heartbeat says otherwise.
