@@ -19,8 +19,9 @@ import (
 // generation it observed is durable (await).
 type committer struct {
 	// gen counts the batches collected or queued: the generation of the
-	// newest change in memory. Guarded by Server.mu.
-	gen  uint64
+	// newest change in memory. marks counts the records marked. Both are
+	// guarded by Server.mu.
+	gen, marks uint64
 	kick chan struct{} // a change is queued; capacity 1
 	stop chan struct{} // closed by Close: write what is left and exit
 	done chan struct{} // closed when commitLoop has exited
@@ -77,6 +78,25 @@ func (s *Server) queue() uint64 {
 // await: the changes it saw may still be on their way to disk. Callers
 // hold mu.
 func (s *Server) observed() uint64 { return s.cm.gen }
+
+// observedMark is observed for a request that read only the records whose
+// newest mark is generation want: it need not wait for batches of other
+// records. Callers hold mu.
+func (s *Server) observedMark(want uint64) uint64 {
+	// A mark is in a batch of generation want or later; want is only past
+	// gen when nothing was queued with it (an index change alone).
+	return min(want, s.cm.gen)
+}
+
+// markNodes notes that what the named nodes' heartbeats answer changed
+// with the newest marks. Callers hold mu.
+func (s *Server) markNodes(names []string) {
+	for _, name := range names {
+		if n := s.nodes[name]; n != nil {
+			n.want = s.cm.gen + 1
+		}
+	}
+}
 
 // pendingWrites reports whether anything waits to be written. Callers hold
 // mu.
@@ -213,7 +233,9 @@ func (s *Server) collect(now time.Time) (state.Records, uint64, error) {
 // what is left to know. Callers hold mu.
 func (s *Server) touch(j *jobRec) {
 	s.dirtyJobs[j.ID] = struct{}{}
-	j.saved = durableOf(j)
+	s.cm.marks++
+	j.saved, j.want = durableOf(j), s.cm.gen+1
+	s.markNodes(j.onNodes)
 	if len(j.rankKeys) > 0 && (j.State.Terminal() || !j.LC.Placed || j.rankAttempt != j.Attempt) {
 		for _, k := range j.rankKeys {
 			s.dirtyKeys[k] = nil
@@ -248,13 +270,20 @@ func (s *Server) touchRank(j *jobRec, r int) {
 	}
 	k := rankKey(j.ID, j.Attempt, r)
 	s.dirtyKeys[k] = data
+	s.cm.marks++
+	j.want = s.cm.gen + 1
+	s.markNodes([]string{j.Ranks[r].Node})
 	j.rankKeys = append(j.rankKeys, k)
 	j.rankAttempt = j.Attempt
 }
 
 // touchNode marks a node's record to be written by the next batch.
 // Callers hold mu.
-func (s *Server) touchNode(n *nodeRec) { s.dirtyNodes[n.Name] = struct{}{} }
+func (s *Server) touchNode(n *nodeRec) {
+	s.dirtyNodes[n.Name] = struct{}{}
+	s.cm.marks++
+	n.want = s.cm.gen + 1
+}
 
 // serving returns the error every request gets once a commit failed, or
 // nil.
@@ -264,7 +293,16 @@ func (s *Server) serving() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.usable()
+	return s.readable()
+}
+
+// readable returns the error a read gets once a commit failed, or nil.
+// Callers hold mu.
+func (s *Server) readable() error {
+	if s.broken != nil {
+		return s.usable()
+	}
+	return nil
 }
 
 // fail marks the server broken: memory is ahead of disk. Callers hold mu.

@@ -432,3 +432,64 @@ func TestNodeIndex(t *testing.T) {
 	e.srv.Cycle()
 	check("placed again")
 }
+
+// TestHeartbeatWaitsOnlyForItsNode checks that while the batch holding a
+// new placement is held, the placed node's heartbeat waits for it (its
+// answer lists the placement) and another node's heartbeat does not.
+func TestHeartbeatWaitsOnlyForItsNode(t *testing.T) {
+	srv, g, _ := newGateEnv(t)
+	for _, n := range []string{"n0", "n1"} {
+		if _, _, err := srv.Register(api.RegisterRequest{Name: n, BootID: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := srv.Submit(quick(8).JSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := g.block()
+	cycled := make(chan struct{})
+	go func() { srv.Cycle(); close(cycled) }()
+	<-g.entered
+	srv.mu.Lock()
+	placed := srv.jobs[j.ID].Placement
+	srv.mu.Unlock()
+	if len(placed) == 0 {
+		release()
+		t.Fatal("the cycle placed nothing")
+	}
+	on, other := placed[0].Node, "n0"
+	if on == "n0" {
+		other = "n1"
+	}
+	beat := func(node string) chan int {
+		ch := make(chan int, 1)
+		go func() {
+			r, err := srv.Heartbeat(node, api.HeartbeatRequest{BootID: "b"})
+			if err != nil {
+				t.Error(err)
+			}
+			ch <- len(r.Assignments)
+		}()
+		return ch
+	}
+	select {
+	case n := <-beat(other):
+		if n != 0 {
+			t.Errorf("%s: %d assignments, want 0", other, n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s's heartbeat waited for the batch placing a job on %s", other, on)
+	}
+	mine := beat(on)
+	select {
+	case n := <-mine:
+		t.Errorf("%s's heartbeat answered (%d assignments) while the batch placing its job was held", on, n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if n := <-mine; n != 8 {
+		t.Errorf("%s: %d assignments, want 8", on, n)
+	}
+	<-cycled
+}

@@ -17,7 +17,11 @@
 // newest change in memory; it then releases mu and waits (await) until that
 // generation is durable before it answers. A read takes the generation with
 // observed and waits the same way, so no answer reports, and no agent is
-// told, anything that is not on disk.
+// told, anything that is not on disk. A read of one job, and a heartbeat
+// that changed nothing durable, wait only for the newest mark of what they
+// read (observedMark: the job's, or the node's, which every change to the
+// node or to a job placed on it advances), so a burst of submissions does
+// not hold up the heartbeats of nodes it does not touch.
 //
 // Writing is group commit (commit.go): one committer goroutine takes mu just
 // long enough to encode every marked record and clear the marks, releases

@@ -32,6 +32,7 @@ func (s *Server) addPlaced(j *jobRec) {
 		}
 		m[j] = append(m[j], r)
 	}
+	s.markNodes(j.onNodes)
 }
 
 // dropPlaced records that j no longer holds an allocation. Callers hold mu.
@@ -41,6 +42,7 @@ func (s *Server) dropPlaced(j *jobRec) {
 }
 
 func (s *Server) unindex(j *jobRec) {
+	s.markNodes(j.onNodes) // their heartbeats stop listing j's ranks
 	for _, node := range j.onNodes {
 		if m := s.byNode[node]; m != nil {
 			delete(m, j)

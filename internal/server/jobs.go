@@ -129,12 +129,17 @@ func (s *Server) Jobs(state api.JobState, queue string) (api.JobList, error) {
 // Job returns one job.
 func (s *Server) Job(id string) (api.Job, error) {
 	s.mu.Lock()
+	if err := s.readable(); err != nil {
+		s.mu.Unlock()
+		return api.Job{}, err
+	}
 	var out api.Job
 	j, ok := s.jobs[id]
+	want := s.observed()
 	if ok {
 		out = publicJob(j)
+		want = s.observedMark(j.want) // only this job's batches
 	}
-	want := s.observed()
 	s.mu.Unlock()
 	if err := s.await(want); err != nil {
 		return api.Job{}, err

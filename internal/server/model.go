@@ -40,6 +40,7 @@ type jobRec struct {
 	estStart time.Time
 
 	saved       durable  // the durable facts as last marked for writing
+	want        uint64   // the generation that makes the newest mark of the job durable
 	rankKeys    []string // rank records on disk (or queued) for attempt rankAttempt
 	rankAttempt int
 	onNodes     []string // the nodes byNode lists the job under
@@ -56,6 +57,9 @@ func (j *jobRec) holds() bool { return j.claims != nil }
 type nodeRec struct {
 	api.Node
 	host pool.DomainID
+	// want is the generation that makes durable the newest change to what
+	// the node's heartbeat answer shows (its state, its jobs' records).
+	want uint64
 }
 
 // schedJob returns the scheduler's view of a job, without placement.

@@ -194,8 +194,19 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 		return api.HeartbeatResponse{}, err
 	}
 	s.mu.Lock()
-	resp, err := s.heartbeat(name, r)
-	want := s.queue()
+	marks := s.cm.marks
+	resp, n, err := s.heartbeat(name, r)
+	var want uint64
+	switch {
+	case s.cm.marks != marks:
+		want = s.queue() // it changed a durable fact
+	case n != nil:
+		// It read only its node and the jobs on it: it need not wait
+		// for the batches of other records (a burst of submissions).
+		want = s.observedMark(n.want)
+	default:
+		want = s.observed()
+	}
 	s.mu.Unlock()
 	if err := s.answer(want, err); err != nil {
 		return api.HeartbeatResponse{}, err
@@ -203,20 +214,20 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 	return resp, nil
 }
 
-// heartbeat is Heartbeat under mu.
-func (s *Server) heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatResponse, error) {
+// heartbeat is Heartbeat under mu; it returns the node when it found it.
+func (s *Server) heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatResponse, *nodeRec, error) {
 	if err := s.usable(); err != nil {
-		return api.HeartbeatResponse{}, err
+		return api.HeartbeatResponse{}, nil, err
 	}
 	n, err := s.node(name)
 	if err != nil {
-		return api.HeartbeatResponse{}, err
+		return api.HeartbeatResponse{}, nil, err
 	}
 	switch {
 	case n.State == api.NodeRemoved:
-		return api.HeartbeatResponse{}, errorf(api.CodeGone, "node %s was removed; register it again to use it", n.Name)
+		return api.HeartbeatResponse{}, n, errorf(api.CodeGone, "node %s was removed; register it again to use it", n.Name)
 	case n.BootID != r.BootID:
-		return api.HeartbeatResponse{}, errorf(api.CodeConflict, "node %s is registered with boot ID %s, not %s; register again", n.Name, n.BootID, r.BootID)
+		return api.HeartbeatResponse{}, n, errorf(api.CodeConflict, "node %s is registered with boot ID %s, not %s; register again", n.Name, n.BootID, r.BootID)
 	}
 	now := s.clock.Now()
 	n.LastHeartbeat = now
@@ -227,7 +238,7 @@ func (s *Server) heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 		s.trigger()
 	}
 	s.report(n, r.Ranks, now)
-	return api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}, nil
+	return api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}, n, nil
 }
 
 // report applies a node's rank reports to the jobs placed on it. Callers
