@@ -22,9 +22,9 @@ type committer struct {
 	// newest change in memory. marks counts the records marked. Both are
 	// guarded by Server.mu.
 	gen, marks uint64
-	kick chan struct{} // a change is queued; capacity 1
-	stop chan struct{} // closed by Close: write what is left and exit
-	done chan struct{} // closed when commitLoop has exited
+	kick       chan struct{} // a change is queued; capacity 1
+	stop       chan struct{} // closed by Close: write what is left and exit
+	done       chan struct{} // closed when commitLoop has exited
 
 	mu      sync.Mutex
 	cond    *sync.Cond
