@@ -107,6 +107,9 @@ func decodeRank(key string, v []byte) (rankRec, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return r, fmt.Errorf("key %q: %w", key, err)
 	}
+	if r.job == "" || r.attempt < 0 || r.rank < 0 || rankKey(r.job, r.attempt, r.rank) != key {
+		return r, fmt.Errorf("key %q is not job/attempt/rank with a job ID and numbers from 0 written plainly", key)
+	}
 	if err := json.Unmarshal(v, &r.st); err != nil {
 		return r, err
 	}
