@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched/plugins"
 	"github.com/qunhq/qun/internal/state"
 )
@@ -388,6 +389,9 @@ func TestNodeIndex(t *testing.T) {
 		want := map[string]map[string][]int{}
 		for _, j := range s.placed {
 			for r, c := range j.claims {
+				if c.Host == pool.NoDomain {
+					continue
+				}
 				node := s.cfg.Pool.Path(c.Host)
 				if want[node] == nil {
 					want[node] = map[string][]int{}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/pool"
 )
 
 // nodeJob is a placed job with the ranks it has on one node, in rank
@@ -21,6 +22,9 @@ func (s *Server) addPlaced(j *jobRec) {
 	s.unindex(j)
 	s.placed[j.ID] = j
 	for r, c := range j.claims {
+		if c.Host == pool.NoDomain {
+			continue // a lost rank waiting for its re-placement
+		}
 		node := s.cfg.Pool.Path(c.Host)
 		m := s.byNode[node]
 		if m == nil {

@@ -60,6 +60,9 @@ type nodeRec struct {
 	// want is the generation that makes durable the newest change to what
 	// the node's heartbeat answer shows (its state, its jobs' records).
 	want uint64
+	// faults are the times its devices turned unhealthy within the node
+	// escalation window (health.go); soft state, forgotten on restart.
+	faults []time.Time
 }
 
 // schedJob returns the scheduler's view of a job, without placement.
@@ -75,7 +78,15 @@ func schedJob(j *jobRec) *sched.Job {
 // its final rank statuses.
 func encodeJob(j *jobRec) ([]byte, error) {
 	c := *j
-	c.LC.Ranks = nil
+	if len(j.LC.Ranks) > 0 {
+		// The lifecycle's rank list without what is soft (up, live): its
+		// nodes and ends are durable facts (a recovering job's survivors).
+		c.LC.Ranks = make([]lifecycle.Rank, len(j.LC.Ranks))
+		for i, r := range j.LC.Ranks {
+			r.Up, r.Live = r.Exited, false
+			c.LC.Ranks[i] = r
+		}
+	}
 	if !j.State.Terminal() {
 		c.Ranks = nil
 	}
