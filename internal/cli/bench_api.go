@@ -45,7 +45,9 @@ four in-process fake agents (8 chips each), then measure:
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := bench.API(cmd.Context(), n, clients, runs, beat)
+			bar := newProgress(cmd)
+			res, err := bench.API(cmd.Context(), n, clients, runs, beat, bar.Update)
+			bar.Done()
 			if err != nil {
 				return err
 			}
