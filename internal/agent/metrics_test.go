@@ -19,6 +19,8 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/device"
+	"github.com/qunhq/qun/internal/golden"
+	"github.com/qunhq/qun/internal/metrics"
 )
 
 // readDCGMJobMapping reads a directory the way DCGM's documentation
@@ -165,4 +167,11 @@ func TestAgentMetricsReportDevicesWithTheirJobs(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
 	}
+	// The names, types, labels and help of every qun_ family the agent
+	// serves (a rename or a type change shows here, and in docs/metrics.md).
+	fams, err := metrics.ParseText(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/metrics.golden", []byte(metrics.Describe(fams, "qun_")))
 }
