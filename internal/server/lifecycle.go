@@ -10,11 +10,13 @@ import (
 // step applies one lifecycle event to a job and carries out its actions;
 // the job is marked for the next commit when it changed. Callers hold mu.
 func (s *Server) step(j *jobRec, ev lifecycle.Event) {
+	before := markOf(&j.LC)
 	a, err := j.LC.Apply(ev)
 	if err != nil {
 		s.log.Warn("lifecycle event refused", "job", j.ID, "event", ev.Kind, "err", err)
 		return
 	}
+	s.observeLifecycle(&j.LC, before)
 	s.act(j, a)
 }
 
