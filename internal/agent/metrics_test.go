@@ -1,17 +1,14 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,35 +54,6 @@ func readDCGMJobMapping(t *testing.T, dir string) map[string][]string {
 		sort.Strings(out[e.Name()])
 	}
 	return out
-}
-
-func runAgentWith(t *testing.T, srv Server, cfg Config) (*Agent, func()) {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Name, cfg.Address, cfg.Server, cfg.Shim = "n0", "127.0.0.1", srv, []string{exe}
-	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	cfg.DefaultInterval, cfg.LogInterval, cfg.PollInterval = 40*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
 }
 
 func TestHPCJobMappingFilesFollowRanks(t *testing.T) {
