@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/qunhq/qun/internal/testbin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,7 +223,7 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base = "http://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -576,7 +577,7 @@ func TestDashboardInChromium(t *testing.T) {
 func TestDashboardSuperClusterMap(t *testing.T) {
 	chromiumPath(t)
 	bin := binaries(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "http://" + listen
 	pool := filepath.Join(repoRoot, "examples", "pools", "atlas950-supercluster.yaml")
 	start(t, "qun-server", nil, filepath.Join(bin, "qun"), "server", "--pool", pool, "--data-dir", t.TempDir(), "--listen", listen)

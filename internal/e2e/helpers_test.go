@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,16 +95,6 @@ func (p *proc) waitExit(t *testing.T, d time.Duration) int {
 		t.Fatalf("%s did not exit within %v; output:\n%s", p.name, d, p.output())
 	}
 	return p.cmd.ProcessState.ExitCode()
-}
-
-func freePort(t *testing.T, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // eventually polls cond every 100 ms until it holds or d passes.

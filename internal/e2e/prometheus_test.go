@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/qunhq/qun/internal/testbin"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,7 +76,7 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "http://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen, "--nodes", "2", "--chips", "4", "--build-workloads=false")
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -122,7 +123,7 @@ scrape_configs:
 `, targets)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	promAddr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	p := start(t, "prometheus", nil, prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	pbase := "http://" + promAddr

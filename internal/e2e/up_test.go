@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/qunhq/qun/internal/testbin"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "http://" + listen
 
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)
