@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -224,15 +223,7 @@ type model struct {
 
 func readModel(t *testing.T, path string) model {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("trained model: %v", err)
-	}
-	var m model
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("trained model %s: %v", path, err)
-	}
-	return m
+	return testbin.ReadJSON[model](t, path)
 }
 
 // singleProcessModel runs the job's command as one process (no RANK or

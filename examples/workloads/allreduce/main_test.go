@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -116,15 +115,7 @@ func runJob(t *testing.T, world int, args ...string) []*proc {
 
 func readModel(t *testing.T, path string) finalModel {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m finalModel
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testbin.ReadJSON[finalModel](t, path)
 }
 
 // sameModel requires got to match want up to floating-point summation

@@ -4,7 +4,6 @@
 package torchddp
 
 import (
-	"encoding/json"
 	"fmt"
 	"github.com/qunhq/qun/internal/testbin"
 	"math"
@@ -110,15 +109,7 @@ type weights struct {
 
 func readWeights(t *testing.T, path string) weights {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w weights
-	if err := json.Unmarshal(data, &w); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return w
+	return testbin.ReadJSON[weights](t, path)
 }
 
 // maxAbsDiff compares two weight sets of the same shapes.
