@@ -173,7 +173,11 @@ scrape_configs:
 			default:
 			}
 			v, ok, s := promQuery(t, pbase, tc.q)
-			return ok && (tc.want < 0 || v == tc.want), fmt.Sprintf("%s (want %g)", s, tc.want)
+			done := ok && (tc.want < 0 || v == tc.want)
+			if done {
+				t.Logf("PromQL %s = %g (the API's figure: %g)", tc.q, v, tc.want)
+			}
+			return done, fmt.Sprintf("%s (want %g)", s, tc.want)
 		})
 	}
 }
