@@ -435,8 +435,15 @@ func (s *selector) hosts() int {
 // or breaks a shape rule; the caller then keeps the selection's claims.
 func regroup(t *pool.Topology, chips []pool.ChipID, k int, cpu, mem int64, shaped bool) ([]pool.Claim, bool) {
 	out := make([]pool.Claim, 0, len(chips)/k)
+	// One claim per rank, all sharing one backing array of grants (not
+	// pool.WholeChipClaim per rank: this runs for every candidate the
+	// search evaluates, and one allocation beats one per rank).
+	grants := make([]pool.Grant, len(chips))
+	for i, c := range chips {
+		grants[i] = pool.Grant{Chip: c, Milli: pool.Full}
+	}
 	for i := 0; i < len(chips); i += k {
-		cs := chips[i : i+k : i+k]
+		cs, g := chips[i:i+k:i+k], grants[i:i+k:i+k]
 		h := t.ChipHost(cs[0])
 		for _, c := range cs[1:] {
 			if t.ChipHost(c) != h {
@@ -446,7 +453,7 @@ func regroup(t *pool.Topology, chips []pool.ChipID, k int, cpu, mem int64, shape
 		if shaped && t.CheckShape(cs) != nil {
 			return nil, false
 		}
-		out = append(out, pool.WholeChipClaim(h, cs, cpu, mem))
+		out = append(out, pool.Claim{Host: h, CPUMilli: cpu, MemoryMiB: mem, Grants: g})
 	}
 	return out, true
 }
