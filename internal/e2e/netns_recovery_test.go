@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/qunhq/qun/internal/testbin"
 	"math"
 	"os"
 	"os/exec"
@@ -134,13 +135,13 @@ func TestTorchDDPRecoversOnTheSpare(t *testing.T) {
 		err error
 	}
 	want := make(chan result, 1)
-	refDir, refPort := t.TempDir(), freePort(t, "127.0.0.1")
+	refDir, refPort := t.TempDir(), testbin.FreePort(t, "127.0.0.1")
 	go func() {
 		w, err := uninterruptedTorch(refDir, refPort, script)
 		want <- result{w, err}
 	}()
 
-	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), freePort(t, net.bridgeAddr()))
+	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), testbin.FreePort(t, net.bridgeAddr()))
 	base := "http://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "3s", "--heartbeat", "1s")
