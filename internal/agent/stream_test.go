@@ -124,7 +124,14 @@ func TestAgentOnTheStreamRunsRanksAcrossAServerRestart(t *testing.T) {
 			t.Fatalf("the agent did not come back within 10s: %+v %v", l, err)
 		}
 	}
-	after := waitJob(t, c, j.ID, api.JobRunning)
+	// Rank liveness is soft state: the restarted server learns the pid
+	// from the agent's first report on its new stream.
+	var after *api.Job
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if after = waitJob(t, c, j.ID, api.JobRunning); after.Ranks[0].PID != 0 {
+			break
+		}
+	}
 	if after.Ranks[0].PID != pid || after.Attempt != 0 || len(after.History) != 0 {
 		t.Fatalf("after the restart: rank pid %d attempt %d history %v, want pid %d, attempt 0, no history", after.Ranks[0].PID, after.Attempt, after.History, pid)
 	}

@@ -55,8 +55,12 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 			}
 			c.Seeds = s
 			if !quiet {
-				errw := cmd.ErrOrStderr()
-				c.Progress = func(line string) { fmt.Fprintln(errw, "sim: "+line) }
+				bar := newProgress(cmd)
+				defer bar.Done()
+				c.Progress = func(line string) { bar.Println("sim: " + line) }
+				if bar.Terminal() {
+					c.Steps = func(label string, done, total int) { bar.Update("sim: "+label, done, total) }
+				}
 			}
 			r, err := sim.Run(c)
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -39,17 +41,15 @@ func TestChipFaultThroughTheHook(t *testing.T) {
 	if err := os.WriteFile(poolFile, []byte(chipFaultPool), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
+	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "200ms")
+	c := secureClient(t, base, filepath.Join(dir, "server"), "")
+	useServerCreds(t, filepath.Join(dir, "server"))
 	state := filepath.Join(dir, "agent")
-	start(t, "agent", nil, qun, "agent", "--server", base, "--name", "n0", "--address", "127.0.0.1",
-		"--devices", "fake:H100:2", "--state-dir", state, "--health-interval", "100ms")
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	start(t, "agent", append(os.Environ(), "QUN_JOIN_TOKEN="+joinToken(t, c)), qun, "agent", "--server", base, "--name", "n0", "--address", "127.0.0.1",
+		"--devices", "fake:H100:2", "--state-dir", state, "--health-interval", "100ms", "--run-as", ownUser())
 	waitNodes(t, c, 1, 30*time.Second)
 
 	sleeper := func(name string) string {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,13 +22,7 @@ import (
 )
 
 func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreePort(t, "127.0.0.1")))
 }
 
 // serverProc is a qun server child process.
@@ -53,7 +48,7 @@ func (p *serverProc) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	c, _ := api.NewClient(p.listen)
+	c := p.client()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if _, err := c.Pool(context.Background()); err == nil {
 			return
@@ -87,7 +82,7 @@ func TestCrashRecovery(t *testing.T) {
 	p := &serverProc{t: t, bin: testbin.Build(t, "github.com/qunhq/qun/cmd/qun", "qun"), dir: dir, listen: freePort(t)}
 	p.start()
 	defer func() { p.stop() }()
-	c, _ := api.NewClient(p.listen)
+	c := p.client()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -601,7 +601,7 @@ func (s *Server) flushLiveness() {
 }
 
 // push computes the assignments of every marked stream in one critical
-// section and one commit, and queues the deltas.
+// section, waits for the commit of what that marked, and queues the deltas.
 func (s *Server) push() {
 	h := &s.streams
 	h.mu.Lock()
@@ -671,9 +671,9 @@ func (s *Server) push() {
 		}
 		res = append(res, r)
 	}
-	err := s.commit()
+	want := s.queue() // what assignments marked delivered, written by the next batch
 	s.mu.Unlock()
-	if err != nil {
+	if err := s.await(want); err != nil {
 		return // the server is broken; usable fails from now on
 	}
 	for _, r := range res {

@@ -1,5 +1,6 @@
 // Qun dashboard. Plain JavaScript, no build step, no dependencies: every
-// view reads the public JSON API (/v1/...) and redraws every 2 seconds.
+// view reads the public JSON API (/v1/...) and redraws every 2 seconds;
+// on a server with authentication it logs in first (see login below).
 // Numbers a test compares with the API carry data-k="name" attributes; the
 // body's data-view and data-rendered say which view finished drawing and
 // how many times.
@@ -97,7 +98,52 @@ function requestedChips(j) {
 
 // ---- refresh loop ------------------------------------------------------------
 
+// ---- logging in ----------------------------------------------------------
+// A server with authentication answers 401 until the browser holds a
+// session: the page trades a token (from the link qun up prints,
+// #login=TOKEN, or typed into the form below) for an HttpOnly cookie with
+// POST /v1/session. The cookie authenticates reads only.
+
+async function login(token) {
+  const r = await fetch('/v1/session', {method: 'POST', headers: {Authorization: 'Bearer ' + token.trim()}});
+  if (!r.ok) {
+    let msg = r.status + ' ' + r.statusText;
+    try { msg = (await r.json()).message; } catch (_) { /* not JSON */ }
+    throw new Error('log in: ' + msg);
+  }
+  app.needLogin = false;
+}
+
+function askToken(message) {
+  app.needLogin = true;
+  document.body.dataset.view = 'login';
+  show(`<section class="login"><h2>Log in</h2>
+    <p>${esc(message)}</p>
+    <p>Paste a token (<code>qun token create --role reader --queue QUEUE</code>), or open the link <code>qun up</code> printed.</p>
+    <form id="login"><input id="token" type="password" autocomplete="off" placeholder="qun1.…" size="48"> <button>Log in</button></form>
+    <p id="login-error" class="bad"></p></section>`);
+  document.getElementById('login').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    try {
+      await login(document.getElementById('token').value);
+      refresh();
+    } catch (e) {
+      document.getElementById('login-error').textContent = e.message;
+    }
+  });
+}
+
+async function start() {
+  const m = location.hash.match(/^#login=([^&]+)$/);
+  if (m) {
+    history.replaceState(null, '', location.pathname + location.search + '#/overview'); // the token leaves the address bar
+    try { await login(decodeURIComponent(m[1])); } catch (e) { askToken(e.message); return; }
+  }
+  refresh();
+}
+
 async function refresh() {
+  if (app.needLogin) return;
   if (app.busy) { app.again = true; return; }
   app.again = false;
   app.busy = true;
@@ -114,6 +160,7 @@ async function refresh() {
     document.body.dataset.view = r.name;
     document.body.dataset.rendered = String(++app.rendered);
   } catch (e) {
+    if (e.status === 401) { app.busy = false; askToken(e.message); return; }
     const box = document.getElementById('error');
     box.textContent = e.message;
     box.hidden = false;
@@ -468,6 +515,12 @@ async function job(args) {
   const recs = ex.records.map(r => `<tr><td>${esc(r.plugin)}</td><td>${esc(r.reason)}</td><td>${esc(r.detail || '')}</td><td class="n">${r.count || ''}</td></tr>`).join('');
   let rankRows = '';
   for (const r of j.ranks || []) rankRows += `<tr><td class="n">${r.rank}</td><td>${esc(r.node)}</td><td>${stateTag(r.state)}</td><td class="n">${r.exit_code ?? ''}${esc(r.signal || '')}</td></tr>`;
+  // One row per ended attempt: why it ended and how the job came back.
+  const recoveries = (j.history || []).map((h, i) => {
+    const secs = h.recovered_at ? (Date.parse(h.recovered_at) - Date.parse(h.detected_at)) / 1000 : null;
+    return `<tr><td class="n">${k('hist-' + i + '-attempt', h.attempt)}</td><td>${k('hist-' + i + '-cause', h.cause)}</td><td>${esc(h.detail || '')}</td>
+      <td>${k('hist-' + i + '-path', h.path)}</td><td class="n">${secs == null ? '—' : k('hist-' + i + '-recovery', secs.toFixed(1) + ' s', secs)}</td></tr>`;
+  }).join('');
   const attempts = Array.from({length: j.attempt + 1}, (_, i) => `<option value="${i}"${i === attempt ? ' selected' : ''}>attempt ${i}${i === j.attempt ? ' (current)' : ''}</option>`).join('');
   const v = show(`<h1>Job ${esc(j.id)} <span class="muted">${esc(j.name)}</span></h1>
     <div class="cards">
@@ -483,7 +536,8 @@ async function job(args) {
     ${rankRows ? `<h2>Rank states</h2><table><tr><th class="n">rank</th><th>node</th><th>state</th><th class="n">exit</th></tr>${rankRows}</table>` : ''}</div></div>
     <h2>Modelled communication per step</h2>${commHtml}
     <h2>Explanation</h2><table><tr><th>plugin</th><th>reason</th><th>detail</th><th class="n">count</th></tr>${recs || '<tr><td colspan="4" class="muted">none yet</td></tr>'}</table>
-    <h2>Attempts and logs</h2><p><select id="attempt">${attempts}</select> <span class="muted">${j.attempt} restart(s)</span></p>
+    <h2>Attempts and recoveries</h2><table><tr><th class="n">attempt</th><th>ended by</th><th>detail</th><th>came back by</th><th class="n">recovered in</th></tr>${recoveries || '<tr><td colspan="5" class="muted">the first attempt has not ended</td></tr>'}</table>
+    <h2>Logs</h2><p><select id="attempt">${attempts}</select> <span class="muted">${j.attempt} restart(s)</span></p>
     ${logs.map(([r, s, t]) => `<h2>rank ${r} ${s} (tail)</h2><pre class="log" data-k="log-${r}-${s}">${esc(t) || '<span class="muted">(empty)</span>'}</pre>`).join('')}`);
   v.querySelector('#attempt').addEventListener('change', ev => { app.attempt[id] = Number(ev.target.value); refresh(); });
   const canvas = v.querySelector('#jmap');
@@ -593,7 +647,7 @@ function drawUsage(canvas, u, queues) {
 
 const views = {overview, map: poolMap, queues, jobs, job, nodes, usage};
 
-window.addEventListener('hashchange', () => refresh());
+window.addEventListener('hashchange', () => location.hash.startsWith('#login=') ? start() : refresh());
 window.addEventListener('resize', () => refresh());
-refresh();
+start();
 setInterval(refresh, REFRESH_MS);
