@@ -317,7 +317,8 @@ func Control(ctx context.Context, cfg ControlConfig) (*ControlResult, error) {
 func (b *control) startServer(ctx context.Context) error {
 	cfg := b.cfg
 	cmd := exec.Command(cfg.Exe, "server", "--pool", cfg.Pool, "--data-dir", filepath.Join(b.dir, "server"), "--listen", b.addr,
-		"--node-timeout", cfg.NodeTimeout.String(), "--heartbeat", cfg.Heartbeat.String(), "--log-level", "info")
+		"--node-timeout", cfg.NodeTimeout.String(), "--heartbeat", cfg.Heartbeat.String(), "--log-level", "info",
+		"--insecure-plaintext") // loopback; the simulated agents hold no node certificates
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	errp, err := cmd.StderrPipe()
 	if err != nil {
