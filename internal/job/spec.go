@@ -93,7 +93,7 @@ type Communication struct {
 // Interval (or auto) needs a Dir.
 type Checkpoint struct {
 	Interval CheckpointInterval `yaml:"interval,omitempty" json:"interval,omitempty"`
-	Dir      string   `yaml:"dir,omitempty" json:"dir,omitempty"`
+	Dir      string             `yaml:"dir,omitempty" json:"dir,omitempty"`
 }
 
 // Normalize replaces values that were not given with their defaults and
