@@ -75,8 +75,8 @@ func DefaultCosts(recovery string) Costs {
 			Stop:            30 * time.Second,  // terminationGracePeriodSeconds
 			Replace:         180 * time.Second, // every pod recreated: "several minutes" at ≥ 1,000 nodes (JobSet KEP-467)
 			Restart:         70 * time.Second,  // MindCluster: restart ≈ 70 s
-			CkptLoad:        33 * time.Second,  // 4 GB × 16,384 GPUs from Tectonic at 2 TB/s (Llama 3)
-			CkptWrite:       33 * time.Second,  // the same bytes written synchronously
+			CkptLoad:        6 * time.Second,   // 405B × 14 B from shared storage at 1 TB/s (qun plan's defaults)
+			CkptWrite:       6 * time.Second,   // the same bytes written synchronously
 		}
 	}
 	return Costs{
