@@ -288,7 +288,6 @@ type ettr struct {
 	sinceCkpt    float64 // training seconds since the last checkpoint
 	ckptLeft     float64 // seconds left of a checkpoint write
 	pendingFault int     // the fault being recovered (index into Drawn)
-	placedAt     time.Duration
 	pendingPlace *pool.Placement
 	stopping     []int
 

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -14,15 +13,7 @@ import (
 
 // JSON encodes the report, indented. Only the wall_seconds fields differ
 // between two runs of the same command.
-func (r *ETTRReport) JSON() ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
+func (r *ETTRReport) JSON() ([]byte, error) { return indentedJSON(r) }
 
 // WriteDir writes report.json, report.md and progress.svg into dir.
 func (r *ETTRReport) WriteDir(dir string) error {
