@@ -110,3 +110,16 @@ func TestSparesAgainstSimulation(t *testing.T) {
 		}
 	}
 }
+
+// qun plan's spare count for 16,384 chips at the default assumptions:
+// 16,384 / 50,700 faults an hour × 48 h = 15.5 hosts in repair on average,
+// whose 99th percentile is 25 (RELIABILITY-ANCHORS §7 derives the same).
+func TestPlanSpares(t *testing.T) {
+	r := reliabilityFor(DefaultAssumptions(), 16384, 405e9, 1000)
+	if r.Spares != 25 {
+		t.Fatalf("spares %d, want 25", r.Spares)
+	}
+	if math.Abs(r.YoungMinutes*60-YoungInterval(r.CheckpointSeconds, r.JobMTBFHours*3600)) > 1e-9 || r.YoungMinutes < r.IntervalMinutes {
+		t.Fatalf("Young %.3f min, Daly %.3f min", r.YoungMinutes, r.IntervalMinutes)
+	}
+}
