@@ -123,7 +123,7 @@ func renderETTR(w io.Writer, r *sim.ETTRReport, dir string) error {
 		return err
 	}
 	if dir != "" {
-		fmt.Fprintf(w, "\nReport written to %s (report.md, report.json, progress.svg)\n", dir)
+		fmt.Fprintf(w, "\nReport written to %s (report.md, report.json, progress.svg, ettr.svg)\n", dir)
 	}
 	return nil
 }

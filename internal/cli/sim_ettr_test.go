@@ -37,7 +37,7 @@ func TestSimETTR(t *testing.T) {
 			t.Errorf("loss_breakdown_s has no %s", k)
 		}
 	}
-	for _, f := range []string{"report.json", "report.md", "progress.svg"} {
+	for _, f := range []string{"report.json", "report.md", "progress.svg", "ettr.svg"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}

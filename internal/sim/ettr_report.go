@@ -30,6 +30,9 @@ func (r *ETTRReport) WriteDir(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "progress.svg"), r.ProgressChart().SVG(), 0o644); err != nil {
 		return err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "ettr.svg"), r.RunningChart().SVG(), 0o644); err != nil {
+		return err
+	}
 	var md bytes.Buffer
 	if err := r.Markdown(&md, "progress.svg"); err != nil {
 		return err
@@ -58,6 +61,33 @@ func (r *ETTRReport) ProgressChart() *Chart {
 		}
 		if n := len(pts); n > 0 {
 			s.X, s.Y = append(s.X, pts[n-1].T/24), append(s.Y, pts[n-1].Work/24)
+		}
+		c.Series = append(c.Series, s)
+		if i == 0 {
+			for _, h := range run.FaultHours {
+				c.Marks = append(c.Marks, h/24)
+			}
+		}
+	}
+	return c
+}
+
+// RunningChart plots the ETTR so far (productive ÷ wall time since the first
+// start) for the same runs as ProgressChart: each fault is a dip.
+func (r *ETTRReport) RunningChart() *Chart {
+	c := &Chart{Title: fmt.Sprintf("ETTR so far, %d chips, seed %d", r.JobChips, r.firstSeed()),
+		XLabel: "wall time (days)", YLabel: "ETTR so far", MarkLabel: "fault"}
+	for i, run := range r.firstRuns() {
+		if i == 8 {
+			break
+		}
+		s := Series{Name: fmt.Sprintf("%s %s", run.Recovery, fmtInterval(run.IntervalS))}
+		pts := run.Timeline
+		step := max(1, len(pts)/1500)
+		for k := 0; k < len(pts); k += step {
+			if pts[k].T >= 6 { // the first hours say little
+				s.X, s.Y = append(s.X, pts[k].T/24), append(s.Y, pts[k].Work/pts[k].T)
+			}
 		}
 		c.Series = append(c.Series, s)
 		if i == 0 {
@@ -134,6 +164,7 @@ func (r *ETTRReport) Markdown(w io.Writer, plot string) error {
 	}
 	if plot != "" {
 		fmt.Fprintf(&b, "\n![progress over time, faults marked](%s)\n", plot)
+		fmt.Fprintf(&b, "\n![ETTR so far, faults marked](%s)\n", filepath.Join(filepath.Dir(plot), "ettr.svg"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
