@@ -359,7 +359,8 @@ func RunETTR(o ETTROptions) (*ETTRRun, error) {
 	r.advance(end)
 	r.finish()
 	r.res.WallSeconds = time.Since(start).Seconds()
-	return &r.res, nil
+	out := r.res // a copy: the run's pool state and queues are garbage now
+	return &out, nil
 }
 
 // hostShape returns the chips of every host and their kind; the experiment
