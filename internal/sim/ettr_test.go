@@ -191,3 +191,23 @@ func TestPickSpares(t *testing.T) {
 		t.Fatalf("spares %v, want %s", names, want)
 	}
 }
+
+// BenchmarkETTR is one 30-day run of the 16,384-chip job on the example
+// H100 pool under the built-in fault model (docs/faults-sim.md, "Cost").
+func BenchmarkETTR(b *testing.B) {
+	topo, err := pool.LoadFile("../../examples/pools/h100-roce-16k.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := DefaultFaults()
+	span := 30 * 24 * time.Hour
+	drawn := DrawFaults(m, topo, span, 1)
+	for b.Loop() {
+		r, err := RunETTR(ETTROptions{Pool: topo, JobChips: 16384, Span: span, Seed: 1, Recovery: RecoveryQun,
+			Costs: DefaultCosts(RecoveryQun), Interval: 210 * time.Second, Spares: PickSpares(topo, 1, 32), Faults: m, Drawn: drawn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(r.Placements), "placements/op")
+	}
+}
