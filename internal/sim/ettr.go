@@ -92,7 +92,7 @@ func DefaultCosts(recovery string) Costs {
 	}
 }
 
-// costKeys maps the names of Costs' fields, as --cost takes them.
+// field returns the cost that name (as --cost takes it) names, or nil.
 func (c *Costs) field(name string) *time.Duration {
 	switch name {
 	case "detect-crash":
@@ -280,7 +280,6 @@ type ettr struct {
 	down    map[pool.DomainID]time.Duration
 	spare   map[pool.DomainID]bool
 	outside map[pool.DomainID]bool
-	names   []string // host names by position in t.Hosts()
 
 	ph           phase
 	slow         float64 // step-time factor while a straggler runs (1: none)
@@ -532,8 +531,8 @@ func (r *ettr) takeDown(hosts []pool.DomainID, repair time.Duration) {
 	}
 }
 
-// interrupted reports whether the job is between a fault and its next
-// running attempt's launch.
+// active reports whether a fault on the job's hosts interrupts it now: it
+// is running or starting, not already recovering from a fault.
 func (r *ettr) active() bool { return r.ph == phRunning || r.ph == phRestart || r.ph == phStartup }
 
 func (r *ettr) fault(i int) error {
