@@ -633,13 +633,15 @@ func (r *ettr) detected(i int) error {
 }
 
 // report tells the lifecycle what the control plane saw. The baseline's
-// operator knows no grades: every fault deletes the whole gang, as a lost
-// node does.
+// operator knows no grades: every fault deletes every pod, so it reports
+// the whole gang's chips broken and the lifecycle places the gang anew.
 func (r *ettr) report(h pool.DomainID, e Effect) error {
 	r.ph = phStop
 	ev := lifecycle.Event{At: r.at(), Node: r.t.Path(h)}
 	switch {
-	case r.o.Recovery == RecoveryBaseline || e == NodeLost:
+	case r.o.Recovery == RecoveryBaseline:
+		ev.Kind, ev.Ranks, ev.Detail = lifecycle.EvDeviceUnhealthy, allRanks(len(r.hosts)), "the operator deletes every pod"
+	case e == NodeLost:
 		ev.Kind = lifecycle.EvNodeLost
 	case e == Crash:
 		code := 1
@@ -660,6 +662,9 @@ func (r *ettr) apply(ev lifecycle.Event) error {
 	}
 	if len(r.lc.History) > before {
 		r.res.Paths[string(r.lc.History[len(r.lc.History)-1].Path)]++
+	}
+	if len(a.ReleaseRanks) > 0 && !a.Release && r.sj.Placement != nil {
+		r.releaseRanks(a.ReleaseRanks)
 	}
 	if a.Release {
 		r.release()
@@ -688,8 +693,34 @@ func (r *ettr) release() {
 	if r.sj.Placement != nil {
 		_ = r.st.Release(r.sj.Placement.Ranks...)
 	}
-	r.sj.Placement, r.hosts = nil, nil
+	if r.sj.Recover != nil {
+		_ = r.st.Release(r.sj.Recover.Held()...)
+	}
+	r.sj.Placement, r.sj.Recover, r.hosts = nil, nil, nil
 	clear(r.rankOf)
+}
+
+// releaseRanks gives back the lost ranks' claims for a subset
+// re-placement (graded recovery): the survivors keep theirs, as
+// sched.Job.Recover tells the scheduler.
+func (r *ettr) releaseRanks(ranks []int) {
+	pl := r.sj.Placement
+	rec := &sched.Recovery{Keep: make([]pool.Claim, len(pl.Ranks))}
+	var give []pool.Claim
+	for i, c := range pl.Ranks {
+		if slices.Contains(ranks, i) {
+			give = append(give, c)
+			rec.Keep[i] = pool.Claim{Host: pool.NoDomain}
+			rec.Lost = append(rec.Lost, i)
+			if !slices.Contains(rec.From, c.Host) {
+				rec.From = append(rec.From, c.Host)
+			}
+			continue
+		}
+		rec.Keep[i] = c
+	}
+	_ = r.st.Release(give...)
+	r.sj.Placement, r.sj.Recover = nil, rec
 }
 
 // schedule runs one scheduling cycle for the job (the server's default
@@ -737,7 +768,7 @@ func (r *ettr) tryPlace() {
 func (r *ettr) place() {
 	pl := r.pendingPlace
 	r.pendingPlace = nil
-	r.sj.Placement = pl
+	r.sj.Placement, r.sj.Recover = pl, nil
 	r.hosts = r.hosts[:0]
 	clear(r.rankOf)
 	nodes := make([]string, len(pl.Ranks))
