@@ -16,6 +16,9 @@ var codeStatus = []struct {
 	{CodeGone, http.StatusGone},
 	{CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeUnavailable, http.StatusServiceUnavailable},
+	{CodeUnauthorized, http.StatusUnauthorized},
+	{CodeForbidden, http.StatusForbidden},
+	{CodeTooManyRequests, http.StatusTooManyRequests},
 	{CodeInternal, http.StatusInternalServerError},
 }
 

@@ -56,6 +56,7 @@ type APIResult struct {
 	Agents             int       `json:"agents"`
 	AgentHeartbeatMs   float64   `json:"agent_heartbeat_ms"`
 	DurableFsyncCommit bool      `json:"durable_fsync_commit"`
+	Auth               bool      `json:"auth"` // TLS, tokens, node certificates and the audit log (api_secure.go)
 }
 
 // benchServer is an in-process server with four fake agents.
@@ -67,7 +68,7 @@ type benchServer struct {
 	dir    string
 }
 
-func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, error) {
+func startBenchServer(ctx context.Context, beat time.Duration, secure bool) (*benchServer, error) {
 	topo, err := pool.Load("bench-pool.yaml", []byte(apiPoolYAML), pool.DefaultCatalog())
 	if err != nil {
 		return nil, err
@@ -76,9 +77,19 @@ func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, er
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: dir,
-		Heartbeat: beat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: dir,
+		Heartbeat: beat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var sec *benchAuth
+	if secure {
+		if sec, err = openBenchAuth(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		cfg.Auth = sec.a
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
+		sec.close()
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -93,10 +104,22 @@ func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, er
 	go func() {
 		defer close(b.done)
 		srv.Serve(ctx, ln)
+		sec.close()
 	}()
+	names := []string{"n0", "n1", "n2", "n3"}
 	b.c, _ = api.NewClient(ln.Addr().String())
-	for i := range 4 {
-		a := &fakeagent.Agent{Client: b.c, Name: fmt.Sprintf("n%d", i), BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
+	agents := map[string]*api.Client{}
+	for _, n := range names {
+		agents[n] = b.c
+	}
+	if secure {
+		if b.c, agents, err = sec.clients(ctx, ln.Addr().String(), names); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	for i, name := range names {
+		a := &fakeagent.Agent{Client: agents[name], Name: name, BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); a.Run(ctx) }()
 	}
@@ -117,13 +140,18 @@ func (b *benchServer) stop() {
 // fresh server, the time from submitting a 32-rank job to seeing it
 // running.
 func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIResult, error) {
+	return APIWith(ctx, n, clients, runs, beat, false)
+}
+
+// APIWith is API with authentication on (secure) or off.
+func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secure bool) (*APIResult, error) {
 	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
 	}
 	res := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
-		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true}
+		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true, Auth: secure}
 
-	b, err := startBenchServer(ctx, beat)
+	b, err := startBenchServer(ctx, beat, secure)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +192,7 @@ func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIRes
 	res.SubmitP50Ms = ms(lat[n/2])
 	res.SubmitP99Ms = ms(lat[min(n-1, n*99/100)])
 
-	b, err = startBenchServer(ctx, beat)
+	b, err = startBenchServer(ctx, beat, secure)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -283,7 +284,7 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("cannot listen on %s (--listen): %w", f.listen, err)
 	}
 	ln.Close()
-	base := "http://" + f.listen
+	base := "https://" + f.listen
 	srv, err := startChild("server", filepath.Join(logDir, "server.log"), env, exe, "server",
 		"--pool", poolFile, "--data-dir", filepath.Join(dataDir, "server"), "--listen", f.listen,
 		"--node-timeout", f.nodeTimeout.String())
@@ -291,11 +292,11 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return err
 	}
 	children = append(children, srv)
-	client, err := api.NewClient(base)
-	if err != nil {
-		return badInput("--listen: %v", err)
-	}
 	deadline := time.Now().Add(f.readyTimeout)
+	client, err := upClient(ctx, deadline, children, dataDir, base) // up_secure.go
+	if err != nil {
+		return err
+	}
 	if err := waitUp(ctx, deadline, children, func(ctx context.Context) (bool, error) {
 		_, err := client.ListNodes(ctx)
 		return err == nil, nil
@@ -314,21 +315,31 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("metrics ports for the agents: %w", err)
 	}
 	targetsFile := filepath.Join(dataDir, "prometheus-targets.json")
-	if err := writeTargets(targetsFile, f.listen, agentMetrics); err != nil {
+	if err := writeTargets(targetsFile, agentMetrics); err != nil {
+		return err
+	}
+	promFile, err := upPrometheus(ctx, client, dataDir, f.listen, targetsFile) // up_secure.go
+	if err != nil {
 		return err
 	}
 	for i, name := range names {
+		// A single-use join token enrols the agent; a restarted agent
+		// finds its node certificate in its state directory.
+		join, err := client.CreateToken(ctx, api.TokenRequest{Name: "qun up " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
+		if err != nil {
+			return fmt.Errorf("create a join token for %s: %w", name, err)
+		}
 		sv := &agentSup{
-			name: name, logPath: filepath.Join(logDir, name+".log"), env: env,
+			name: name, logPath: filepath.Join(logDir, name+".log"), env: append(slices.Clip(env), "QUN_JOIN_TOKEN="+join.Token),
 			stateDir: filepath.Join(dataDir, "agents", name), delay: f.restartDelay, out: out,
 			argv: []string{exe, "agent",
-				"--server", base, "--name", name, "--address", address,
+				"--server", base, "--name", name, "--address", address, "--run-as", upRunAs(),
 				"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
 				"--state-dir", filepath.Join(dataDir, "agents", name),
 				"--metrics-listen", agentMetrics[i]},
 			quit: make(chan struct{}), done: make(chan struct{}),
 		}
-		a, err := startChild(name, sv.logPath, env, sv.argv...)
+		a, err := startChild(name, sv.logPath, sv.env, sv.argv...)
 		if err != nil {
 			return err
 		}
@@ -359,6 +370,10 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}); err != nil {
 		return err
 	}
+	dashURL, err := upDashboard(ctx, client, dataDir, base, out) // up_secure.go
+	if err != nil {
+		return err
+	}
 	qun, flag := displayName(exe), ""
 	if base != api.DefaultAddr {
 		flag = " --server " + base
@@ -367,10 +382,11 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	if f.spares > 0 {
 		spareNote = fmt.Sprintf(" + %d spare", f.spares)
 	}
-	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s
-Data, state and logs in %s.
-Metrics: %[9]s/metrics (server), agents at %[10]s;
-Prometheus file_sd targets in %[11]s.
+	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s (TLS)
+Data, state and logs in %s; the CA and admin token in %[6]s/server.
+%[12]sDashboard: %[13]s
+Metrics: %[9]s/metrics (server: TLS and a token), agents at %[10]s;
+a Prometheus scrape config for both in %[11]s.
 
 Next, in another terminal:
   %[7]s job submit%[8]s examples/jobs/allreduce.yaml
@@ -378,7 +394,8 @@ Next, in another terminal:
   %[7]s job logs%[8]s JOB-ID --stream stderr
 
 Ctrl-C stops everything.
-`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), targetsFile)
+`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), promFile,
+		upConfigHint(dataDir), dashURL)
 
 	// Run until told to stop, or until the server dies. Agents that die
 	// are restarted by their supervisors.

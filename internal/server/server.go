@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/auth"
 	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
@@ -48,6 +49,12 @@ type Config struct {
 	// Grace is the time a stopped rank gets between SIGTERM and SIGKILL
 	// when the profile sets no preemption grace; default 10s.
 	Grace time.Duration
+
+	// Auth, when set, secures the API served by Serve (authz.go): TLS,
+	// tokens, node certificates and the audit log. RunAs maps queues to
+	// the user their ranks run as (sub-queues inherit).
+	Auth  *auth.Authority
+	RunAs map[string]api.RunAs
 
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
@@ -83,6 +90,7 @@ type Server struct {
 	closing    bool
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
+	authz      authState
 	obs        *observability
 
 	kick chan struct{}
@@ -319,8 +327,12 @@ func (s *Server) Wait(ctx context.Context) {
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	handler := s.Handler()
+	if s.cfg.Auth != nil {
+		handler = s.secure(handler)
+	}
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -330,7 +342,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.Start()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if s.cfg.Auth != nil && s.cfg.Auth.TLS != nil {
+			hs.TLSConfig = s.cfg.Auth.TLS
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	s.log.Info("serving", "addr", ln.Addr().String(), "pool", s.cfg.Pool.Name, "data_dir", s.cfg.DataDir)
 	var err error
 	select {
