@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -57,11 +58,19 @@ type APIResult struct {
 	AgentHeartbeatMs   float64   `json:"agent_heartbeat_ms"`
 	DurableFsyncCommit bool      `json:"durable_fsync_commit"`
 	Auth               bool      `json:"auth"` // TLS, tokens, node certificates and the audit log (api_secure.go)
+	// Commits is the state-file transactions (one fsync each) written
+	// while the submissions ran, RecordsPerCommit their mean size (group
+	// commit) and CommitMeanMs their mean duration.
+	Commits          int     `json:"commits"`
+	RecordsPerCommit float64 `json:"records_per_commit"`
+	CommitMeanMs     float64 `json:"commit_mean_ms"`
 }
 
 // benchServer is an in-process server with four fake agents.
 type benchServer struct {
 	c      *api.Client
+	addr   string
+	srv    *server.Server
 	cancel context.CancelFunc
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -107,7 +116,8 @@ func startBenchServer(ctx context.Context, beat time.Duration, secure bool) (*be
 		sec.close()
 	}()
 	names := []string{"n0", "n1", "n2", "n3"}
-	b.c, _ = api.NewClient(ln.Addr().String())
+	b.addr, b.srv = ln.Addr().String(), srv
+	b.c, _ = api.NewClient(b.addr)
 	agents := map[string]*api.Client{}
 	for _, n := range names {
 		agents[n] = b.c
@@ -155,6 +165,22 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	if err != nil {
 		return nil, err
 	}
+	// The submitting clients keep their connections, as a fleet of
+	// clients would (Go's default keeps 2 idle per host, so most requests
+	// would dial anew and time TCP setup, not the server).
+	// With authentication the submitter's client already holds one TLS
+	// connection that HTTP/2 multiplexes every client over.
+	sc := b.c
+	if !secure {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = clients
+		defer tr.CloseIdleConnections()
+		if sc, err = api.NewClient(b.addr, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
@@ -171,7 +197,7 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 					return
 				}
 				t0 := time.Now()
-				if _, err := b.c.SubmitJob(ctx, one); err != nil {
+				if _, err := sc.SubmitJob(ctx, one); err != nil {
 					errc <- err
 					return
 				}
@@ -181,7 +207,13 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cs := b.srv.CommitStats()
 	b.stop()
+	res.Commits = int(cs.Batches - before.Batches)
+	if res.Commits > 0 {
+		res.RecordsPerCommit = float64(cs.Records-before.Records) / float64(res.Commits)
+		res.CommitMeanMs = ms(cs.Time-before.Time) / float64(res.Commits)
+	}
 	select {
 	case err := <-errc:
 		return nil, fmt.Errorf("submission: %w", err)
