@@ -91,6 +91,7 @@ type Log struct {
 	cur      uint64 // batch being filled
 	durable  uint64 // last batch on disk
 	flushing bool
+	bg       bool // a background leader runs (Enqueue)
 	err      error
 
 	headSynced time.Time // last fsync of the head; only the flushing leader and Close touch it
@@ -153,7 +154,7 @@ func (l *Log) writeHead(n uint64, h string, sync bool) error {
 // Close closes the log.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	for l.flushing {
+	for l.flushing || l.bg {
 		l.cond.Wait()
 	}
 	l.mu.Unlock()
@@ -170,40 +171,84 @@ func (l *Log) Close() error {
 // Append writes e (its Seq and Prev are set here) and returns once it is
 // durable.
 func (l *Log) Append(e Entry) error {
+	batch, err := l.Enqueue(e)
+	if err != nil {
+		return err
+	}
+	return l.Wait(batch)
+}
+
+// Enqueue adds e (its Seq and Prev are set here) to the batch being filled
+// and starts writing it at once, without waiting: the fsync of the entry
+// can overlap other work of the caller (the state commit of the change it
+// records). It returns the batch to Wait for; the entry is durable only
+// once Wait(batch) has returned nil.
+func (l *Log) Enqueue(e Entry) (uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil {
-		return l.err
+		return 0, l.err
 	}
 	e.Seq, e.Prev = l.seq+1, l.last
 	line, h, err := encodeEntry(e)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	l.seq, l.last = e.Seq, h
 	l.buf = append(l.buf, line...)
-	mine := l.cur
-	for l.durable < mine && l.err == nil {
+	if !l.bg {
+		l.bg = true
+		go l.background()
+	}
+	return l.cur, nil
+}
+
+// Wait returns once batch (from Enqueue) is durable, or the log's error.
+func (l *Log) Wait(batch uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.durable < batch && l.err == nil {
 		if l.flushing {
 			l.cond.Wait()
 			continue
 		}
-		// Lead one batch: everything appended so far.
-		l.flushing = true
-		buf, n, last, batch := l.buf, l.seq, l.last, l.cur
-		l.buf, l.cur = nil, l.cur+1
-		l.mu.Unlock()
-		err := l.flush(buf, n, last)
-		l.mu.Lock()
-		l.flushing = false
-		if err != nil {
-			l.err = fmt.Errorf("audit log: %w", err)
-		} else {
-			l.durable = batch
-		}
-		l.cond.Broadcast()
+		l.lead()
 	}
 	return l.err
+}
+
+// background leads batches while entries wait to be written, so an
+// enqueued entry is written even before anyone waits for it.
+func (l *Log) background() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.err == nil && len(l.buf) > 0 {
+		if l.flushing {
+			l.cond.Wait()
+			continue
+		}
+		l.lead()
+	}
+	l.bg = false
+	l.cond.Broadcast()
+}
+
+// lead writes one batch: everything appended so far. Callers hold mu and
+// checked that no other batch is being written.
+func (l *Log) lead() {
+	l.flushing = true
+	buf, n, last, batch := l.buf, l.seq, l.last, l.cur
+	l.buf, l.cur = nil, l.cur+1
+	l.mu.Unlock()
+	err := l.flush(buf, n, last)
+	l.mu.Lock()
+	l.flushing = false
+	if err != nil {
+		l.err = fmt.Errorf("audit log: %w", err)
+	} else {
+		l.durable = batch
+	}
+	l.cond.Broadcast()
 }
 
 func (l *Log) flush(buf []byte, n uint64, last string) error {

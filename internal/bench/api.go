@@ -66,9 +66,15 @@ type APIResult struct {
 	CommitMeanMs     float64 `json:"commit_mean_ms"`
 }
 
+// subConns is how many TLS connections the submitting clients share with
+// authentication on: a fleet of tenants holds many connections, not one.
+// Without authentication every client holds its own HTTP/1.1 connection.
+const subConns = 8
+
 // benchServer is an in-process server with four fake agents.
 type benchServer struct {
 	c      *api.Client
+	subs   []*api.Client // the submitters' clients with authentication; nil without
 	addr   string
 	srv    *server.Server
 	cancel context.CancelFunc
@@ -123,10 +129,11 @@ func startBenchServer(ctx context.Context, beat time.Duration, secure bool) (*be
 		agents[n] = b.c
 	}
 	if secure {
-		if b.c, agents, err = sec.clients(ctx, ln.Addr().String(), names); err != nil {
+		if b.subs, agents, err = sec.clients(ctx, ln.Addr().String(), names, subConns); err != nil {
 			b.stop()
 			return nil, err
 		}
+		b.c = b.subs[0]
 	}
 	for i, name := range names {
 		a := &fakeagent.Agent{Client: agents[name], Name: name, BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
@@ -168,17 +175,19 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	// The submitting clients keep their connections, as a fleet of
 	// clients would (Go's default keeps 2 idle per host, so most requests
 	// would dial anew and time TCP setup, not the server).
-	// With authentication the submitter's client already holds one TLS
-	// connection that HTTP/2 multiplexes every client over.
-	sc := b.c
+	// With authentication the submitters' clients already hold subConns
+	// TLS connections, each multiplexing clientsPerConn clients (HTTP/2).
+	subs := b.subs
 	if !secure {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = clients
 		defer tr.CloseIdleConnections()
-		if sc, err = api.NewClient(b.addr, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})); err != nil {
+		sc, err := api.NewClient(b.addr, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}))
+		if err != nil {
 			b.stop()
 			return nil, err
 		}
+		subs = []*api.Client{sc}
 	}
 	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
@@ -187,7 +196,8 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	errc := make(chan error, clients)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range clients {
+	for k := range clients {
+		sc := subs[k%len(subs)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -36,9 +36,10 @@ func openBenchAuth(dir string) (*benchAuth, error) {
 	return &benchAuth{a: a, dir: dir, roots: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: a.CA.Pool()}}, nil
 }
 
-// clients returns the submitters' client and one client per agent, each
-// with its node's certificate.
-func (s *benchAuth) clients(ctx context.Context, addr string, agents []string) (*api.Client, map[string]*api.Client, error) {
+// clients returns the submitters' clients (conns of them, each holding
+// its own TLS connection) and one client per agent, each with its node's
+// certificate.
+func (s *benchAuth) clients(ctx context.Context, addr string, agents []string, conns int) ([]*api.Client, map[string]*api.Client, error) {
 	base := "https://" + addr
 	admin, err := api.NewClient(base, api.WithToken(s.a.AdminToken), api.WithTLS(s.roots))
 	if err != nil {
@@ -53,16 +54,20 @@ func (s *benchAuth) clients(ctx context.Context, addr string, agents []string) (
 			return nil, nil, fmt.Errorf("create the submitter token: %w", err)
 		}
 	}
-	c, err := api.NewClient(base, api.WithToken(sub.Token), api.WithTLS(s.roots))
-	if err != nil {
-		return nil, nil, err
-	}
-	// Open the submitters' connection before the clock starts, as a
-	// long-lived client holds one: HTTP/2 multiplexes every client's
-	// requests over it. (Without this, 128 clients starting at once dial
-	// 128 TLS connections before the first one says it speaks HTTP/2.)
-	if _, err := c.ListQueues(ctx); err != nil {
-		return nil, nil, fmt.Errorf("the submitter's first request: %w", err)
+	// Open the submitters' connections before the clock starts, as
+	// long-lived clients hold them: HTTP/2 multiplexes the requests of
+	// the clients sharing one. (Without this, 128 clients starting at once
+	// dial 128 TLS connections before the first one says it speaks HTTP/2.)
+	subs := make([]*api.Client, max(1, conns))
+	for i := range subs {
+		c, err := api.NewClient(base, api.WithToken(sub.Token), api.WithTLS(s.roots)) // a transport of its own
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := c.ListQueues(ctx); err != nil {
+			return nil, nil, fmt.Errorf("the submitter's first request: %w", err)
+		}
+		subs[i] = c
 	}
 	out := map[string]*api.Client{}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -79,7 +84,7 @@ func (s *benchAuth) clients(ctx context.Context, addr string, agents []string) (
 			return nil, nil, err
 		}
 	}
-	return c, out, nil
+	return subs, out, nil
 }
 
 func (s *benchAuth) close() {

@@ -170,10 +170,11 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		who := "anonymous"
 		r = r.WithContext(context.WithValue(r.Context(), whoKey{}, &who))
+		r, ea := withEarlyAudit(r, &who) // authz_early.go
 		if err := s.authorize(sw, r, next); err != nil {
 			writeError(sw, r, s.log, err)
 		}
-		s.audit(r, who, sw.status)
+		s.finishAudit(r, ea, sw.status)
 	})
 }
 
@@ -190,16 +191,8 @@ func (s *Server) audit(r *http.Request, who string, status int) {
 	if status < 400 && r.Method == http.MethodPost && (strings.HasSuffix(p, "/heartbeat") || strings.HasSuffix(p, "/logs")) {
 		return
 	}
-	result := "ok"
-	if status >= 400 {
-		result = codeOfStatus(status)
-	}
-	err := s.cfg.Auth.Audit.Append(auth.Entry{Time: s.clock.Now().UTC(), Who: who, Action: r.Method + " " + p, Status: status, Result: result})
-	if err != nil {
-		s.log.Error("audit log failed; refusing mutating requests", "err", err)
-		s.authz.mu.Lock()
-		s.authz.auditErr = err
-		s.authz.mu.Unlock()
+	if err := s.cfg.Auth.Audit.Append(s.auditEntry(r, who, status)); err != nil {
+		s.auditFailed(err)
 	}
 }
 

@@ -84,8 +84,11 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.Submit(data)
-	return reply(w, http.StatusCreated, v, err)
+	v, want, err := s.submit(data)
+	if err == nil {
+		s.auditEarly(r, http.StatusCreated) // authz_early.go: its fsync overlaps the state's
+	}
+	return reply(w, http.StatusCreated, v, s.answer(want, err))
 }
 
 func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request) error {

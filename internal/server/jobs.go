@@ -59,22 +59,35 @@ func fitsPool(spec *job.Spec, t *pool.Topology) error {
 // Submit validates a job spec (JSON), stores the job and returns it. The
 // job is on disk when Submit returns without error.
 func (s *Server) Submit(data []byte) (api.Job, error) {
-	spec, err := DecodeJobSpec(data, s.cfg.Pool)
+	out, want, err := s.submit(data)
 	if err != nil {
 		return api.Job{}, err
 	}
+	if err := s.await(want); err != nil {
+		return api.Job{}, err
+	}
+	return out, nil
+}
+
+// submit is Submit without the wait: it returns the job and the generation
+// to await before answering.
+func (s *Server) submit(data []byte) (api.Job, uint64, error) {
+	spec, err := DecodeJobSpec(data, s.cfg.Pool)
+	if err != nil {
+		return api.Job{}, 0, err
+	}
 	if len(s.cfg.Queues) > 0 && !s.queueDeclared(spec.Queue) {
-		return api.Job{}, &api.Error{Code: api.CodeBadData, Message: "invalid job spec: 1 problems",
+		return api.Job{}, 0, &api.Error{Code: api.CodeBadData, Message: "invalid job spec: 1 problems",
 			Problems: []api.Problem{{Field: "queue", Message: fmt.Sprintf("%q is not a queue of this server (queues: %s)", spec.Queue, strings.Join(s.queueNames(), ", "))}}}
 	}
 	raw, err := json.Marshal(spec)
 	if err != nil {
-		return api.Job{}, err
+		return api.Job{}, 0, err
 	}
 	s.mu.Lock()
 	if err := s.usable(); err != nil {
 		s.mu.Unlock()
-		return api.Job{}, err
+		return api.Job{}, 0, err
 	}
 	// The job is numbered and added to memory at once and written by the
 	// next batch with every other change queued by then (group commit);
@@ -92,10 +105,7 @@ func (s *Server) Submit(data []byte) (api.Job, error) {
 	want := s.queue()
 	s.mu.Unlock()
 	s.trigger() // a placement is written after the job, never before
-	if err := s.await(want); err != nil {
-		return api.Job{}, err
-	}
-	return out, nil
+	return out, want, nil
 }
 
 // Jobs lists jobs in ID order, filtered by state and queue when given.
