@@ -25,6 +25,7 @@ type serverFlags struct {
 	poolFile, dataDir, listen string
 	queuesFile, profileFile   string
 	nodeTimeout, heartbeat    time.Duration
+	auditTelemetry            time.Duration
 	logLevel                  string
 	sec                       secFlags // server_secure.go
 }
@@ -38,6 +39,8 @@ func (f *serverFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.nodeTimeout, "node-timeout", 10*time.Second, "mark a node lost after this long without a heartbeat")
 	c.Flags().DurationVar(&f.heartbeat, "heartbeat", time.Second, "heartbeat interval agents are told to use")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	c.Flags().DurationVar(&f.auditTelemetry, "audit-telemetry-interval", time.Minute, "how often successful node telemetry is audited in aggregate")
+	c.Flags().MarkHidden("audit-telemetry-interval") // for tests
 	f.sec.register(c)
 }
 
@@ -48,6 +51,9 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 	}
 	if f.nodeTimeout <= 0 || f.heartbeat <= 0 {
 		return server.Config{}, badInput("--node-timeout and --heartbeat must be positive")
+	}
+	if f.auditTelemetry <= 0 {
+		return server.Config{}, badInput("--audit-telemetry-interval %v: want a positive duration", f.auditTelemetry)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -83,7 +89,7 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 	}
 	return server.Config{
 		Pool: topo, Queues: queues, RunAs: runAs, Profile: prof, DataDir: f.dataDir,
-		NodeTimeout: f.nodeTimeout, Heartbeat: f.heartbeat,
+		NodeTimeout: f.nodeTimeout, Heartbeat: f.heartbeat, AuditTelemetryEvery: f.auditTelemetry,
 		Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})),
 		Seed:   uint64(time.Now().UnixNano()),
 	}, nil

@@ -60,6 +60,10 @@ type Config struct {
 	Auth  *auth.Authority
 	RunAs map[string]api.RunAs
 
+	// AuditTelemetryEvery is how often successful node telemetry is
+	// audited in aggregate (audit_telemetry.go); default 60s.
+	AuditTelemetryEvery time.Duration
+
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
 	Seed   uint64 // seeds the scheduler's random source
@@ -101,6 +105,7 @@ type Server struct {
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
 	authz      authState
+	tel        telemetry // audit_telemetry.go
 	obs        *observability
 	streams    streamHub // node streams (stream.go)
 
@@ -125,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.CycleEvery, time.Second)
 	def(&cfg.MinCycleGap, 5*time.Millisecond)
 	def(&cfg.Grace, 10*time.Second)
+	def(&cfg.AuditTelemetryEvery, time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -263,9 +269,10 @@ func (s *Server) recover() error {
 
 // Start runs the scheduling loop and the liveness reconciler until Close.
 func (s *Server) Start() {
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.loop()
 	go s.reconcileLoop()
+	go s.telemetryLoop()
 	s.trigger()
 }
 
@@ -281,6 +288,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	s.flushTelemetry(true)
 	close(s.cm.stop) // the committer writes what is left, then exits
 	<-s.cm.done
 	return s.store.Close()
