@@ -16,6 +16,7 @@ var codeStatus = []struct {
 	{CodeGone, http.StatusGone},
 	{CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeUnavailable, http.StatusServiceUnavailable},
+	{CodeNotLeader, http.StatusMisdirectedRequest},
 	{CodeInternal, http.StatusInternalServerError},
 }
 
