@@ -129,7 +129,7 @@ ranks the server still assigns (see docs/agent.md).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL")
+	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL, or the URLs of an HA cluster's servers, comma-separated (the agent finds the leader)")
 	f.StringVar(&name, "name", "", "this node's name: a host of the server's pool (default: the host name)")
 	f.StringArrayVar(&devices, "devices", nil, "device plugins: nvidia, ascend, fake:KIND:COUNT[,KIND:COUNT]; comma list or repeated (default: none)")
 	f.StringVar(&stateDir, "state-dir", "", "directory for the boot ID and the state of running ranks (required)")

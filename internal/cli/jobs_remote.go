@@ -24,7 +24,7 @@ import (
 type remote struct{ addr string }
 
 func (r *remote) register(c *cobra.Command) {
-	c.Flags().StringVar(&r.addr, "server", "", "server URL (default: $QUN_ADDR, else "+api.DefaultAddr+")")
+	c.Flags().StringVar(&r.addr, "server", "", "server URL, or an HA cluster's server URLs comma-separated (default: $QUN_ADDR, else "+api.DefaultAddr+")")
 }
 
 // client returns a client for --server, $QUN_ADDR or the default address.

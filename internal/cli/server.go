@@ -25,6 +25,7 @@ type serverFlags struct {
 	queuesFile, profileFile   string
 	nodeTimeout, heartbeat    time.Duration
 	logLevel                  string
+	ha                        haFlags // server_ha.go
 }
 
 func (f *serverFlags) register(c *cobra.Command) {
@@ -36,6 +37,7 @@ func (f *serverFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.nodeTimeout, "node-timeout", 10*time.Second, "mark a node lost after this long without a heartbeat")
 	c.Flags().DurationVar(&f.heartbeat, "heartbeat", time.Second, "heartbeat interval agents are told to use")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.ha.register(c)
 }
 
 // config loads the files the flags name into a server configuration.
@@ -103,6 +105,9 @@ acknowledged job from the state file.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if f.ha.etcd != "" {
+				return runHAServer(ctx, cfg, f.listen, f.ha)
+			}
 			return runServer(ctx, cfg, f.listen)
 		},
 	}

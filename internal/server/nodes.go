@@ -192,7 +192,7 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 		s.trigger()
 	}
 	s.report(n, r.Ranks, now)
-	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}
+	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat), Epoch: s.cfg.Epoch}
 	if err := s.commit(); err != nil {
 		return api.HeartbeatResponse{}, err
 	}

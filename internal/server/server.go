@@ -52,6 +52,17 @@ type Config struct {
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
 	Seed   uint64 // seeds the scheduler's random source
+
+	// Store, when set, is the record store (an HA leader's etcd store)
+	// instead of DATA_DIR/state.db; the server closes it on Close.
+	Store state.RecordStore
+	// Epoch is the fencing epoch sent with every heartbeat answer (an HA
+	// leader's term); 0 for a single server.
+	Epoch int64
+	// Leading, when set, is asked before every request and cycle; an error
+	// (the leader's lease may have expired) refuses it with
+	// CodeNotLeader.
+	Leading func() error
 }
 
 // Server is the control plane: it keeps jobs, nodes and allocations in
@@ -66,7 +77,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	clock  Clock
-	store  *state.Bolt
+	store  state.RecordStore
 	logDir string
 
 	mu     sync.Mutex
@@ -115,9 +126,13 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	store, err := state.OpenBolt(filepath.Join(cfg.DataDir, "state.db"))
-	if err != nil {
-		return nil, err
+	store := cfg.Store
+	if store == nil {
+		b, err := state.OpenBolt(filepath.Join(cfg.DataDir, "state.db"))
+		if err != nil {
+			return nil, err
+		}
+		store = b
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, store: store, logDir: filepath.Join(cfg.DataDir, "logs"),
@@ -241,6 +256,11 @@ func (s *Server) usable() error {
 	}
 	if s.broken != nil {
 		return errorf(api.CodeUnavailable, "the state store failed (%v); restart the server", s.broken)
+	}
+	if s.cfg.Leading != nil {
+		if err := s.cfg.Leading(); err != nil {
+			return &api.Error{Code: api.CodeNotLeader, Message: err.Error()}
+		}
 	}
 	return nil
 }
