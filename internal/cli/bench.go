@@ -9,5 +9,6 @@ func newBenchCmd() *cobra.Command {
 	c.AddCommand(newBenchSchedCmd())
 	c.AddCommand(newBenchPlaceCmd())
 	c.AddCommand(newBenchAPICmd())
+	c.AddCommand(newBenchFailoverCmd())
 	return c
 }
