@@ -31,6 +31,9 @@ type FailoverOptions struct {
 	TTL      time.Duration // leader lease; default 2s
 	SubmitHz float64       // steady submissions per second; default 10
 	Log      io.Writer     // progress lines; nil: none
+	// KeepLogs, when set, keeps the servers' and etcd's logs (the
+	// benchmark's directory is then named in the progress lines).
+	KeepLogs string
 }
 
 // FailoverResult is what `qun bench failover -o json` prints.
@@ -216,17 +219,21 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 		return nil, err
 	}
 	defer func() {
-		if err == nil {
-			os.RemoveAll(dir)
-		} else {
+		switch {
+		case err != nil:
 			err = fmt.Errorf("%w (logs kept in %s)", err, dir)
+		case o.KeepLogs == "":
+			os.RemoveAll(dir)
 		}
 	}()
+	if o.KeepLogs != "" {
+		logf("logs in %s", dir)
+	}
 	poolFile := filepath.Join(dir, "pool.yaml")
 	if err := os.WriteFile(poolFile, []byte(failoverPool(o.Nodes)), 0o644); err != nil {
 		return nil, err
 	}
-	hc, err := StartHACluster(ctx, o.Exe, dir, o.Servers, poolFile, "--lease-ttl", o.TTL.String(), "--log-level", "warn", "--node-timeout", "15s")
+	hc, err := StartHACluster(ctx, o.Exe, dir, o.Servers, poolFile, "--lease-ttl", o.TTL.String(), "--log-level", "info", "--node-timeout", "15s")
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +254,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 	logf("cluster up: %s on etcd %s", list, strings.Join(hc.Etcd.Endpoints(), ","))
 
 	// The simulated nodes, each with its own client of the cluster.
-	rec := newLiveRecorder()
+	rec := NewLiveRecorder()
 	actx, stopAgents := context.WithCancel(ctx)
 	defer stopAgents()
 	var wg sync.WaitGroup
@@ -256,7 +263,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 	for i := range agents {
 		c, _ := api.NewClient(list, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: 5 * time.Second}))
 		a := &fakeagent.Agent{Client: c, Name: fmt.Sprintf("n%d", i), BootID: fmt.Sprintf("boot-%d", i), Interval: time.Second,
-			RunFor: func(fakeagent.Key) time.Duration { return 3 * time.Second }, Fence: &agent.EpochFence{}, Check: rec.checkAnswer}
+			RunFor: func(fakeagent.Key) time.Duration { return 3 * time.Second }, Fence: &agent.EpochFence{}, Check: rec.CheckAnswer}
 		agents[i] = a
 		wg.Add(1)
 		go func() {
@@ -266,7 +273,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 		}()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); rec.sample(actx, agents, 100*time.Millisecond) }()
+	go func() { defer wg.Done(); rec.Sample(actx, agents, 100*time.Millisecond) }()
 	if err := waitReady(ctx, client, o.Nodes, 120*time.Second); err != nil {
 		return nil, err
 	}
@@ -312,9 +319,13 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 	res = &FailoverResult{Servers: o.Servers, EtcdMembers: 3, Nodes: o.Nodes, Kills: o.Kills, LeaseTTLSec: o.TTL.Seconds()}
 	for k := range o.Kills {
 		time.Sleep(2 * time.Second) // steady state between kills
-		lead := -1
-		for lead < 0 && ctx.Err() == nil {
-			lead = hc.Leader(ctx)
+		lead := hc.Leader(ctx)
+		for wait := time.Now().Add(60 * time.Second); lead < 0; lead = hc.Leader(ctx) {
+			if time.Now().After(wait) || ctx.Err() != nil {
+				stopSubmit()
+				return nil, fmt.Errorf("kill %d: no server answers as leader for 60 s", k+1)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		killed := time.Now()
 		hc.Kill(lead)
@@ -327,6 +338,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 			time.Sleep(20 * time.Millisecond)
 			id, err = submit(pctx, fmt.Sprintf("probe-%d-%d", k, try))
 		}
+		acked := time.Since(killed)
 		placed := false
 		for err == nil && !placed && pctx.Err() == nil {
 			j, gerr := client.GetJob(pctx, id)
@@ -341,7 +353,10 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 			return nil, fmt.Errorf("failover %d: no plan committed within 60 s (submission: %v)", k+1, err)
 		}
 		res.FailoverAllSec = append(res.FailoverAllSec, round3(took.Seconds()))
-		logf("kill %d of server %d: a new leader committed a plan after %.2f s", k+1, lead, took.Seconds())
+		if o.KeepLogs != "" {
+			logf("kill %d at %s", k+1, killed.UTC().Format("15:04:05.000"))
+		}
+		logf("kill %d of server %d: a new leader committed a plan after %.2f s (the probe was acknowledged after %.2f s)", k+1, lead, took.Seconds(), acked.Seconds())
 		if err := hc.Restart(lead); err != nil {
 			stopSubmit()
 			return nil, err
@@ -368,8 +383,8 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 		}
 	}
 	res.Acknowledged = len(acked)
-	res.DoubleAssignments, res.DoubleStarts, res.RanksStarted = rec.results()
-	res.Violations = append(res.Violations, rec.violations()...)
+	res.DoubleAssignments, res.DoubleStarts, res.RanksStarted = rec.Results()
+	res.Violations = append(res.Violations, rec.Violations()...)
 	s := append([]float64(nil), res.FailoverAllSec...)
 	sort.Float64s(s)
 	res.FailoverP50Sec, res.FailoverP99Sec, res.FailoverMaxSec = quantile(s, 0.5), quantile(s, 0.99), s[len(s)-1]
@@ -419,11 +434,11 @@ func freeListens(n int) ([]string, error) {
 	return out, nil
 }
 
-// liveRecorder checks the simulated nodes' view: no device of a node held
+// LiveRecorder checks the simulated nodes' view: no device of a node held
 // by two live ranks (within one answer, or across the nodes' running
 // sets), no rank of a job attempt live on two nodes, and no job live in
 // two attempts at once.
-type liveRecorder struct {
+type LiveRecorder struct {
 	mu                 sync.Mutex
 	doubleAssign       int
 	doubleStart        int
@@ -432,11 +447,12 @@ type liveRecorder struct {
 	seenDouble, seenDS map[string]bool
 }
 
-func newLiveRecorder() *liveRecorder {
-	return &liveRecorder{started: map[fakeagent.Key]bool{}, seenDouble: map[string]bool{}, seenDS: map[string]bool{}}
+// NewLiveRecorder returns an empty recorder.
+func NewLiveRecorder() *LiveRecorder {
+	return &LiveRecorder{started: map[fakeagent.Key]bool{}, seenDouble: map[string]bool{}, seenDS: map[string]bool{}}
 }
 
-func (r *liveRecorder) note(kind string, key string) {
+func (r *LiveRecorder) note(kind string, key string) {
 	switch kind {
 	case "device":
 		if r.seenDouble[key] {
@@ -456,8 +472,8 @@ func (r *liveRecorder) note(kind string, key string) {
 	}
 }
 
-// checkAnswer is every simulated node's Check.
-func (r *liveRecorder) checkAnswer(name string, as []api.Assignment) error {
+// CheckAnswer is every simulated node's Check.
+func (r *LiveRecorder) CheckAnswer(name string, as []api.Assignment) error {
 	if err := fakeagent.DisjointDevices(name, as); err != nil {
 		r.mu.Lock()
 		r.note("device", err.Error())
@@ -467,8 +483,8 @@ func (r *liveRecorder) checkAnswer(name string, as []api.Assignment) error {
 	return nil
 }
 
-// sample checks the nodes' running ranks every period until ctx is done.
-func (r *liveRecorder) sample(ctx context.Context, agents []*fakeagent.Agent, period time.Duration) {
+// Sample checks the nodes' running ranks every period until ctx is done.
+func (r *LiveRecorder) Sample(ctx context.Context, agents []*fakeagent.Agent, period time.Duration) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -481,7 +497,7 @@ func (r *liveRecorder) sample(ctx context.Context, agents []*fakeagent.Agent, pe
 	}
 }
 
-func (r *liveRecorder) check(agents []*fakeagent.Agent) {
+func (r *LiveRecorder) check(agents []*fakeagent.Agent) {
 	type rk struct {
 		job  string
 		rank int
@@ -512,13 +528,15 @@ func (r *liveRecorder) check(agents []*fakeagent.Agent) {
 	}
 }
 
-func (r *liveRecorder) results() (double, starts, ranks int) {
+// Results returns the double assignments, double starts and ranks seen.
+func (r *LiveRecorder) Results() (double, starts, ranks int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.doubleAssign, r.doubleStart, len(r.started)
 }
 
-func (r *liveRecorder) violations() []string {
+// Violations describes the first violations found.
+func (r *LiveRecorder) Violations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.viol...)

@@ -13,6 +13,7 @@ import (
 func newBenchFailoverCmd() *cobra.Command {
 	var out output
 	var o bench.FailoverOptions
+	var keep bool
 	cmd := &cobra.Command{
 		Use:   "failover",
 		Short: "Measure HA failover: kill -9 the leader of a 3-server cluster on etcd, again and again",
@@ -51,6 +52,9 @@ committed a plan); then start the killed server again as a follower.
 			}
 			o.Exe = exe
 			o.Log = cmd.ErrOrStderr()
+			if keep {
+				o.KeepLogs = "yes"
+			}
 			res, err := bench.Failover(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -73,5 +77,6 @@ committed a plan); then start the killed server again as a follower.
 	f.IntVar(&o.Kills, "kills", 20, "leader kills (kill -9)")
 	f.DurationVar(&o.TTL, "lease-ttl", 2*time.Second, "the leader's lease")
 	f.Float64Var(&o.SubmitHz, "submit-rate", 10, "steady submissions per second")
+	f.BoolVar(&keep, "keep-logs", false, "keep the servers' and etcd's logs (their directory is printed)")
 	return cmd
 }

@@ -237,15 +237,25 @@ func (m *member) term(ctx context.Context, mirror *state.EtcdMirror) error {
 		m.cfg.OnLead(epoch)
 	}
 	var why string
-	select {
-	case <-ctx.Done():
-		why = "shutting down"
-	case <-sess.Done():
-		why = "etcd session ended"
-	case <-guard.lost:
-		why = "lease lost"
-	case <-es.Fenced():
-		why = "a write failed its fence"
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for why == "" {
+		select {
+		case <-ctx.Done():
+			why = "shutting down"
+		case <-sess.Done():
+			why = "etcd session ended"
+		case <-guard.lost:
+			why = "lease lost"
+		case <-es.Fenced():
+			why = "a write failed its fence"
+		case <-tick.C:
+			// A write that failed otherwise (an etcd timeout) leaves the
+			// server refusing requests: hand over to a fresh start.
+			if err := srv.Failed(); err != nil {
+				why = "the state store failed: " + err.Error()
+			}
+		}
 	}
 	m.setHandler(m.followerHandler())
 	srv.Close()
@@ -302,7 +312,10 @@ func (g *leaseGuard) keepAlive(ctx context.Context, cli *clientv3.Client) {
 		if g.check() != nil {
 			close(g.lost)
 			<-ctx.Done()
-			continue
+			rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			cli.Revoke(rctx, g.id)
+			cancel()
+			return
 		}
 		sent := time.Now()
 		kctx, cancel := context.WithTimeout(ctx, g.ttl/4)

@@ -248,6 +248,14 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
+// Failed returns the state store's failure once a commit failed (the
+// server then refuses requests until it is restarted), else nil.
+func (s *Server) Failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
 // usable returns an error when the server cannot take requests. Callers
 // hold mu.
 func (s *Server) usable() error {

@@ -100,7 +100,7 @@ func OpenEtcd(ctx context.Context, cli *clientv3.Client, opt EtcdOptions) (*Etcd
 	return e, nil
 }
 
-func (e *Etcd) seqKey() string           { return e.opt.Prefix + "/seq" }
+func (e *Etcd) seqKey() string            { return e.opt.Prefix + "/seq" }
 func (e *Etcd) key(kind, k string) string { return e.opt.Prefix + "/" + kind + "/" + k }
 
 // Fenced is closed once a write failed its fence.
