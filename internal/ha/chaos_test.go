@@ -466,7 +466,11 @@ func (r *chaosRun) firstBad() string {
 	for n, ops := range byName {
 		if !porcupine.CheckOperations(jobModel, ops) {
 			var s []string
-			for _, op := range ops {
+			for i, op := range ops {
+				if i == 12 {
+					s = append(s, fmt.Sprintf("… %d more", len(ops)-i))
+					break
+				}
 				s = append(s, jobModel.DescribeOperation(op.Input, op.Output))
 			}
 			return fmt.Sprintf("job %s: %s", n, strings.Join(s, "; "))
