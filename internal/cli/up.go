@@ -33,6 +33,7 @@ type upFlags struct {
 	stopTimeout    time.Duration
 	buildWorkloads bool
 	workloadSource string
+	ha             bool // up_ha.go
 }
 
 // upWorkload is the example workload `qun up` makes runnable by name.
@@ -108,6 +109,7 @@ the first is treated the same way.`,
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", 60*time.Second, "how long each child may take to stop before it is killed")
 	fl.BoolVar(&f.buildWorkloads, "build-workloads", true, "build the example workload into DATA_DIR/bin if it is not found")
 	fl.StringVar(&f.workloadSource, "workload-source", "examples/workloads/allreduce", "source of the example workload, for --build-workloads")
+	fl.BoolVar(&f.ha, "ha", false, "run 3 servers as an HA cluster on a local 3-member etcd (DATA_DIR/etcd) instead of one server on bbolt; --listen is the first server's address")
 	return cmd
 }
 
@@ -283,14 +285,14 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}
 	ln.Close()
 	base := "http://" + f.listen
-	srv, err := startChild("server", filepath.Join(logDir, "server.log"), env, exe, "server",
-		"--pool", poolFile, "--data-dir", filepath.Join(dataDir, "server"), "--listen", f.listen,
-		"--node-timeout", f.nodeTimeout.String())
+	servers, serverList, stopHA, err := startUpServers(ctx, f, exe, env, poolFile, dataDir, logDir)
 	if err != nil {
 		return err
 	}
-	children = append(children, srv)
-	client, err := api.NewClient(base)
+	defer func() { stopAll(); stopHA() }() // etcd last, once the servers stopped
+	children = append(children, servers...)
+	srv := servers[0]
+	client, err := api.NewClient(serverList)
 	if err != nil {
 		return badInput("--listen: %v", err)
 	}
@@ -321,7 +323,7 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 			name: name, logPath: filepath.Join(logDir, name+".log"), env: env,
 			stateDir: filepath.Join(dataDir, "agents", name), delay: f.restartDelay, out: out,
 			argv: []string{exe, "agent",
-				"--server", base, "--name", name, "--address", address,
+				"--server", serverList, "--name", name, "--address", address,
 				"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
 				"--state-dir", filepath.Join(dataDir, "agents", name),
 				"--metrics-listen", agentMetrics[i]},
@@ -359,8 +361,8 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return err
 	}
 	qun, flag := displayName(exe), ""
-	if base != api.DefaultAddr {
-		flag = " --server " + base
+	if serverList != api.DefaultAddr {
+		flag = " --server " + serverList
 	}
 	spareNote := ""
 	if f.spares > 0 {
@@ -390,7 +392,7 @@ Ctrl-C stops everything.
 		stopAll()
 		fmt.Fprintln(out, "qun up: stopped")
 		return nil
-	case <-srv.done:
+	case <-allDone(servers):
 		return fmt.Errorf("%s exited unexpectedly (%v); its log %s ends with:\n%s", srv.name, srv.err, srv.log, srv.tail())
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // ErrNoEtcd is returned by Start when no etcd binary is found.
@@ -54,13 +56,18 @@ func Available() bool {
 
 // Start starts an n-member cluster with its data and logs below dir and
 // waits until it answers. Its limits fit the server's transactions: up to
-// 100,000 operations and 64 MiB per request.
+// 100,000 operations and 64 MiB per request. The ports are picked free the
+// first time and kept in dir/ports, so a cluster started again in the same
+// directory (qun up --ha) finds its members and data.
 func Start(ctx context.Context, dir string, n int) (*Cluster, error) {
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		return nil, ErrNoEtcd
 	}
-	ports, err := freePorts(2 * n)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ports, err := clusterPorts(filepath.Join(dir, "ports"), 2*n)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +118,7 @@ func Start(ctx context.Context, dir string, n int) (*Cluster, error) {
 
 // wait polls until the cluster commits a write.
 func (c *Cluster) wait(ctx context.Context, timeout time.Duration) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return err
 	}
@@ -148,6 +155,34 @@ func (c *Cluster) Stop() {
 			}
 		}
 	}
+}
+
+// clusterPorts returns the n ports kept in path, or n free ones it keeps
+// there.
+func clusterPorts(path string, n int) ([]int, error) {
+	if data, err := os.ReadFile(path); err == nil {
+		var out []int
+		for _, f := range strings.Fields(string(data)) {
+			p, err := strconv.Atoi(f)
+			if err != nil || p < 1 || p > 65535 {
+				return nil, fmt.Errorf("etcd ports file %s: %q is not a port", path, f)
+			}
+			out = append(out, p)
+		}
+		if len(out) == n {
+			return out, nil
+		}
+		return nil, fmt.Errorf("etcd ports file %s: %d ports for a cluster that needs %d; remove the directory to start anew", path, len(out), n)
+	}
+	ports, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&b, "%d\n", p)
+	}
+	return ports, os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // freePorts returns n loopback ports free now.

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/qunhq/qun/api"
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second,
-		DialKeepAliveTime: time.Second, DialKeepAliveTimeout: time.Second})
+		DialKeepAliveTime: time.Second, DialKeepAliveTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("ha: etcd client: %w", err)
 	}
@@ -229,7 +230,7 @@ func (m *member) term(ctx context.Context, mirror *state.EtcdMirror) error {
 		return fmt.Errorf("start the server as leader: %w", err)
 	}
 	srv.Start()
-	m.setHandler(srv.Handler())
+	m.setHandler(leaderOnly(guard.check, srv.Handler()))
 	self := m.cfg.Advertise
 	m.leader.Store(&self)
 	m.log.Info("leading", "epoch", epoch, "recovered_in", time.Since(start).Round(time.Millisecond))
