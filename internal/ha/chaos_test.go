@@ -478,4 +478,3 @@ func (r *chaosRun) firstBad() string {
 	}
 	return "no single job's history is at fault"
 }
-
