@@ -207,13 +207,12 @@ func (m *member) running() bool {
 
 // chaosRun is what one chaos run found.
 type chaosRun struct {
-	faults     map[string]int
-	ops        []porcupine.Operation
-	linear     porcupine.CheckResult
-	live       []string
-	acked      int
-	dir        string
-	violations []string
+	faults map[string]int
+	ops    []porcupine.Operation
+	linear porcupine.CheckResult
+	live   []string
+	acked  int
+	dir    string
 }
 
 // chaosOptions: how long to inject faults, and which bug to plant.
