@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/agent"
@@ -31,6 +35,9 @@ type FailoverOptions struct {
 	TTL      time.Duration // leader lease; default 2s
 	SubmitHz float64       // steady submissions per second; default 10
 	Log      io.Writer     // progress lines; nil: none
+	// EtcdDir, when set, holds etcd's data instead of the benchmark's
+	// temporary directory (e.g. on /dev/shm, off a shared disk).
+	EtcdDir string
 	// KeepLogs, when set, keeps the servers' and etcd's logs (the
 	// benchmark's directory is then named in the progress lines).
 	KeepLogs string
@@ -38,15 +45,22 @@ type FailoverOptions struct {
 
 // FailoverResult is what `qun bench failover -o json` prints.
 type FailoverResult struct {
-	Servers           int       `json:"servers"`
-	EtcdMembers       int       `json:"etcd_members"`
-	Nodes             int       `json:"nodes"`
-	Kills             int       `json:"kills"`
-	LeaseTTLSec       float64   `json:"lease_ttl_s"`
-	FailoverP50Sec    float64   `json:"failover_p50_s"`
-	FailoverP99Sec    float64   `json:"failover_p99_s"`
-	FailoverMaxSec    float64   `json:"failover_max_s"`
-	FailoverAllSec    []float64 `json:"failover_all_s"`
+	Servers        int       `json:"servers"`
+	EtcdDir        string    `json:"etcd_dir"` // "" for the temporary directory
+	EtcdMembers    int       `json:"etcd_members"`
+	Nodes          int       `json:"nodes"`
+	Kills          int       `json:"kills"`
+	LeaseTTLSec    float64   `json:"lease_ttl_s"`
+	FailoverP50Sec float64   `json:"failover_p50_s"`
+	FailoverP99Sec float64   `json:"failover_p99_s"`
+	FailoverMaxSec float64   `json:"failover_max_s"`
+	FailoverAllSec []float64 `json:"failover_all_s"`
+	// Probe*: kill → a job submitted right after the kill reads back
+	// placed, as a client sees it (includes finding the leader and the
+	// new leader's backlog of heartbeats).
+	ProbeP50Sec       float64   `json:"probe_p50_s"`
+	ProbeP99Sec       float64   `json:"probe_p99_s"`
+	ProbeAllSec       []float64 `json:"probe_all_s"`
 	Acknowledged      int       `json:"acknowledged"`
 	AcknowledgedLost  int       `json:"acknowledged_lost"`
 	DoubleAssignments int       `json:"double_assignments"`
@@ -112,10 +126,14 @@ type HACluster struct {
 	Addrs []string // the servers' API URLs
 }
 
-// StartHACluster starts an etcd cluster of 3 members and n `qun server
-// --etcd` processes of exe below dir, with extra server arguments.
-func StartHACluster(ctx context.Context, exe, dir string, n int, poolFile string, extra ...string) (*HACluster, error) {
-	ec, err := etcdlocal.Start(ctx, filepath.Join(dir, "etcd"), 3)
+// StartHACluster starts an etcd cluster of 3 members (in etcdDir, or
+// below dir when it is "") and n `qun server --etcd` processes of exe
+// below dir, with extra server arguments.
+func StartHACluster(ctx context.Context, exe, dir, etcdDir string, n int, poolFile string, extra ...string) (*HACluster, error) {
+	if etcdDir == "" {
+		etcdDir = filepath.Join(dir, "etcd")
+	}
+	ec, err := etcdlocal.Start(ctx, etcdDir, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +251,14 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 	if err := os.WriteFile(poolFile, []byte(failoverPool(o.Nodes)), 0o644); err != nil {
 		return nil, err
 	}
-	hc, err := StartHACluster(ctx, o.Exe, dir, o.Servers, poolFile, "--lease-ttl", o.TTL.String(), "--log-level", "info", "--node-timeout", "15s")
+	etcdDir := ""
+	if o.EtcdDir != "" {
+		if etcdDir, err = os.MkdirTemp(o.EtcdDir, "qun-bench-failover-etcd-"); err != nil {
+			return nil, fmt.Errorf("--etcd-dir: %w", err)
+		}
+		defer os.RemoveAll(etcdDir)
+	}
+	hc, err := StartHACluster(ctx, o.Exe, dir, etcdDir, o.Servers, poolFile, "--lease-ttl", o.TTL.String(), "--log-level", "info", "--node-timeout", "15s")
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +319,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 		return j.ID, nil
 	}
 	sctx, stopSubmit := context.WithCancel(ctx)
+	defer stopSubmit()
 	var swg sync.WaitGroup
 	swg.Add(1)
 	go func() {
@@ -316,7 +342,11 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 		}
 	}()
 
-	res = &FailoverResult{Servers: o.Servers, EtcdMembers: 3, Nodes: o.Nodes, Kills: o.Kills, LeaseTTLSec: o.TTL.Seconds()}
+	pw, err := watchPlans(ctx, hc.Etcd.Endpoints(), "/qun/state/")
+	if err != nil {
+		return nil, err
+	}
+	res = &FailoverResult{EtcdDir: o.EtcdDir, Servers: o.Servers, EtcdMembers: 3, Nodes: o.Nodes, Kills: o.Kills, LeaseTTLSec: o.TTL.Seconds()}
 	for k := range o.Kills {
 		time.Sleep(2 * time.Second) // steady state between kills
 		lead := hc.Leader(ctx)
@@ -327,6 +357,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		planned := pw.arm()
 		killed := time.Now()
 		hc.Kill(lead)
 		pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -352,11 +383,20 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 			stopSubmit()
 			return nil, fmt.Errorf("failover %d: no plan committed within 60 s (submission: %v)", k+1, err)
 		}
-		res.FailoverAllSec = append(res.FailoverAllSec, round3(took.Seconds()))
+		var planAt time.Time
+		select {
+		case planAt = <-planned:
+		case <-time.After(60 * time.Second):
+			stopSubmit()
+			return nil, fmt.Errorf("failover %d: the new leader committed no plan to etcd within 60 s", k+1)
+		}
+		res.FailoverAllSec = append(res.FailoverAllSec, round3(planAt.Sub(killed).Seconds()))
+		res.ProbeAllSec = append(res.ProbeAllSec, round3(took.Seconds()))
 		if o.KeepLogs != "" {
 			logf("kill %d at %s", k+1, killed.UTC().Format("15:04:05.000"))
 		}
-		logf("kill %d of server %d: a new leader committed a plan after %.2f s (the probe was acknowledged after %.2f s)", k+1, lead, took.Seconds(), acked.Seconds())
+		logf("kill %d of server %d: the new leader committed a plan after %.2f s; the probe was acknowledged after %.2f s, placed after %.2f s",
+			k+1, lead, planAt.Sub(killed).Seconds(), acked.Seconds(), took.Seconds())
 		if err := hc.Restart(lead); err != nil {
 			stopSubmit()
 			return nil, err
@@ -388,6 +428,7 @@ func Failover(ctx context.Context, o FailoverOptions) (res *FailoverResult, err 
 	s := append([]float64(nil), res.FailoverAllSec...)
 	sort.Float64s(s)
 	res.FailoverP50Sec, res.FailoverP99Sec, res.FailoverMaxSec = quantile(s, 0.5), quantile(s, 0.99), s[len(s)-1]
+	res.ProbeP50Sec, res.ProbeP99Sec = quantile(res.ProbeAllSec, 0.5), quantile(res.ProbeAllSec, 0.99)
 	return res, nil
 }
 
@@ -540,6 +581,61 @@ func (r *LiveRecorder) Violations() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.viol...)
+}
+
+// planWatch watches the cluster's records in etcd for the first plan a
+// new leader commits after a kill: after the new leader's first write
+// (server/leader), the first job record written in state "starting".
+type planWatch struct {
+	mu     sync.Mutex
+	armed  bool
+	leader bool
+	ch     chan time.Time
+}
+
+func watchPlans(ctx context.Context, endpoints []string, prefix string) (*planWatch, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, err
+	}
+	w := &planWatch{}
+	wch := cli.Watch(ctx, prefix, clientv3.WithPrefix())
+	go func() {
+		defer cli.Close()
+		for resp := range wch {
+			now := time.Now()
+			for _, ev := range resp.Events {
+				if ev.Type != clientv3.EventTypePut {
+					continue
+				}
+				k := string(ev.Kv.Key)
+				w.mu.Lock()
+				switch {
+				case !w.armed:
+				case k == prefix+"server/leader":
+					w.leader = true
+				case w.leader && strings.HasPrefix(k, prefix+"jobs/"):
+					var j struct {
+						State api.JobState `json:"state"`
+					}
+					if json.Unmarshal(ev.Kv.Value, &j) == nil && j.State == api.JobStarting {
+						w.ch <- now
+						w.armed = false
+					}
+				}
+				w.mu.Unlock()
+			}
+		}
+	}()
+	return w, nil
+}
+
+// arm starts waiting for the next leader's first plan.
+func (w *planWatch) arm() <-chan time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armed, w.leader, w.ch = true, false, make(chan time.Time, 1)
+	return w.ch
 }
 
 // ErrNoExe is returned when the benchmark is not given the qun binary.

@@ -77,6 +77,7 @@ committed a plan); then start the killed server again as a follower.
 	f.IntVar(&o.Kills, "kills", 20, "leader kills (kill -9)")
 	f.DurationVar(&o.TTL, "lease-ttl", 2*time.Second, "the leader's lease")
 	f.Float64Var(&o.SubmitHz, "submit-rate", 10, "steady submissions per second")
+	f.StringVar(&o.EtcdDir, "etcd-dir", "", "directory for etcd's data (default: the benchmark's temporary directory); e.g. /dev/shm keeps etcd's fsyncs off a shared disk")
 	f.BoolVar(&keep, "keep-logs", false, "keep the servers' and etcd's logs (their directory is printed)")
 	return cmd
 }

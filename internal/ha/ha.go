@@ -319,7 +319,8 @@ func (g *leaseGuard) keepAlive(ctx context.Context, cli *clientv3.Client) {
 			return
 		}
 		sent := time.Now()
-		kctx, cancel := context.WithTimeout(ctx, g.ttl/4)
+		// A slow answer still counts: the lease runs from the send time.
+		kctx, cancel := context.WithTimeout(ctx, g.ttl/2)
 		_, err := cli.KeepAliveOnce(kctx, g.id)
 		cancel()
 		if err == nil {
