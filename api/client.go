@@ -308,3 +308,28 @@ func (c *Client) doAt(ctx context.Context, base, method, path, ctype string, bod
 		return nil
 	}
 }
+
+// CordonNode keeps new work off a node; its running ranks stay.
+func (c *Client) CordonNode(ctx context.Context, name, reason string) (*Node, error) {
+	return c.nodeOp(ctx, name, "cordon", reason)
+}
+
+// UncordonNode lets a cordoned node take new work again.
+func (c *Client) UncordonNode(ctx context.Context, name string) (*Node, error) {
+	return c.nodeOp(ctx, name, "uncordon", "")
+}
+
+// DrainNode cordons a node and moves every rank off it: their jobs recover
+// elsewhere (docs/recovery.md).
+func (c *Client) DrainNode(ctx context.Context, name, reason string) (*Node, error) {
+	return c.nodeOp(ctx, name, "drain", reason)
+}
+
+func (c *Client) nodeOp(ctx context.Context, name, op, reason string) (*Node, error) {
+	body, err := json.Marshal(CordonRequest{Reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	var n Node
+	return &n, c.do(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(name)+"/"+op, "application/json", bytes.NewReader(body), &n)
+}

@@ -141,6 +141,15 @@ type Node struct {
 	Devices       []Device  `json:"devices"`
 	RegisteredAt  time.Time `json:"registered_at"`
 	LastHeartbeat time.Time `json:"last_heartbeat"`
+	// Cordoned: the node gets no new work (qun node cordon or drain, or
+	// the server after repeated faults); CordonReason says why.
+	Cordoned     bool   `json:"cordoned,omitempty"`
+	CordonReason string `json:"cordon_reason,omitempty"`
+}
+
+// CordonRequest is the body of POST /v1/nodes/{name}/cordon and /drain.
+type CordonRequest struct {
+	Reason string `json:"reason,omitempty"`
 }
 
 // NodeList is the answer of GET /v1/nodes.

@@ -183,7 +183,7 @@ func renderNodes(w io.Writer, nodes []api.Node, jobs []api.Job, now time.Time, w
 		}
 		sort.Strings(ks)
 		used := len(use[n.Name])
-		st := metrics.SlurmNodeState(n.State == api.NodeReady, false, used, len(n.Devices))
+		st := metrics.SlurmNodeState(n.State == api.NodeReady, n.Cordoned, used, len(n.Devices))
 		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s ago", n.Name, st, used, len(n.Devices), n.Address, strings.Join(ks, ","), age(now, n.LastHeartbeat))
 		if wide {
 			fmt.Fprintf(tw, "\t%s\t%d/%d", n.State, healthy, len(n.Devices))

@@ -346,7 +346,7 @@ func pidString(pid int) string {
 }
 
 func newNodeCmd() *cobra.Command {
-	c := &cobra.Command{Use: "node", Short: "List the nodes of a server"}
+	c := &cobra.Command{Use: "node", Short: "List, cordon, uncordon and drain the nodes of a server"}
 	var out output
 	c.AddCommand(remoteCmd("list", "List the registered nodes with their Slurm-style state (idle, mix, alloc, drain, down)", 0, &out,
 		func(ctx context.Context, cl *api.Client, w io.Writer, _ []string) error {
@@ -363,6 +363,7 @@ func newNodeCmd() *cobra.Command {
 			}
 			return renderNodes(w, l.Nodes, jobs.Jobs, time.Now(), out.wide())
 		}))
+	addNodeOps(c) // node_ops.go
 	return c
 }
 

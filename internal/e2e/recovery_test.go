@@ -99,14 +99,24 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 		t.Fatalf("nodes %+v: want node0, node1, spare0", nodes)
 	}
 
+	// Two ranks with a checkpoint: they run on node0 and node1, never on
+	// the spare, until a fault moves one there.
 	long := filepath.Join(t.TempDir(), "long.yaml")
-	spec := "apiVersion: qun/v1\nkind: Job\nname: long\nranks: 3\ncommand: [qun-allreduce]\nargs: [--steps, \"100000000\", --log-every, \"0\"]\n"
+	spec := fmt.Sprintf("apiVersion: qun/v1\nkind: Job\nname: long\nranks: 2\ncheckpoint: {dir: %q}\n"+
+		"restartPolicy: {maxRestarts: 3, backoff: 1s}\ncommand: [qun-allreduce]\nargs: [--steps, \"30000\", --log-every, \"0\", --checkpoint-every, \"500\"]\n",
+		filepath.Join(data, "checkpoints"))
 	if err := os.WriteFile(long, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	id := submit(t, qun, base, long)
-	if j := waitJob(t, c, id, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning || j.State.Terminal() }); j.State != api.JobRunning {
+	j := waitJob(t, c, id, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning || j.State.Terminal() })
+	if j.State != api.JobRunning {
 		t.Fatalf("job %s: %s (%s), want running", id, j.State, j.Reason)
+	}
+	for _, p := range j.Placement {
+		if p.Node == "spare0" {
+			t.Fatalf("an ordinary job's rank runs on the spare: %+v", j.Placement)
+		}
 	}
 	work := filepath.Join(data, "agents", "node1", "work")
 	if len(rankProcesses(work)) == 0 {
@@ -158,6 +168,19 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 		t.Errorf("qun up did not say the agent died:\n%s", up.output())
 	}
 
+	// The job recovers off the broken chip (onto the spare) and, resumed
+	// from its checkpoint, succeeds.
+	j = waitJob(t, c, id, 120*time.Second, nil)
+	if j.State != api.JobSucceeded || j.Attempt < 1 {
+		t.Fatalf("job %s: %s (%s) attempt %d history %+v, want succeeded at attempt ≥ 1", id, j.State, j.Reason, j.Attempt, j.History)
+	}
+	for _, p := range j.Placement {
+		if p.Node == "node1" {
+			t.Errorf("the last attempt ran on node1, whose only chip is broken: %+v", j.Placement)
+		}
+	}
+	t.Logf("job %s succeeded at attempt %d: %s", id, j.Attempt, historyLine(j))
+
 	if err := up.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +190,19 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 	if left := processesUnder(data); len(left) > 0 {
 		t.Errorf("processes left running after qun up stopped:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// historyLine summarises a job's history for a test log.
+func historyLine(j *api.Job) string {
+	var parts []string
+	for _, h := range j.History {
+		p := fmt.Sprintf("attempt %d %s→%s", h.Attempt, h.Cause, h.Path)
+		for _, m := range h.Replaced {
+			p += fmt.Sprintf(" rank %d %s→%s", m.Rank, m.From, m.To)
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // TestFaultHookDrivesDeviceUnhealthyInHeartbeats runs a real `qun agent`

@@ -98,7 +98,11 @@ type Job struct {
 	// may launch or be placed (the backoff).
 	RestartAt time.Time `json:"restart_at,omitzero"`
 	// Path is, while Recovering, how the job comes back.
-	Path    Path      `json:"path,omitempty"`
+	Path Path `json:"path,omitempty"`
+	// Kept lists, while Recovering and waiting for a subset re-placement,
+	// the surviving ranks whose claims the job still holds (Placed is
+	// false: the job is schedulable, and Ranks keeps every rank's node).
+	Kept    []int     `json:"kept,omitempty"`
 	History []Attempt `json:"history,omitempty"`
 
 	Policy job.RestartPolicy `json:"-"`
@@ -121,6 +125,11 @@ const (
 	EvTick            Kind = "tick" // time passed (backoff, grace periods)
 )
 
+// GroupGone is the Detail of an EvRankExited whose agent saw the rank's
+// process group vanish without an exit status (api.RankEndGroupGone); the
+// lifecycle counts it as job.CauseRankFailed.
+const GroupGone = "process-group-gone"
+
 // Event is one thing that happened to a job, at At.
 type Event struct {
 	Kind     Kind
@@ -137,8 +146,10 @@ type Event struct {
 
 // Request asks the scheduler for a placement.
 type Request struct {
-	// Whole: place every rank again. Always true today; graded recovery
-	// will place only Lost, keeping Pinned where they are.
+	// Whole: place every rank again. Otherwise only Lost are placed, next
+	// to Pinned, which keep their chips (the driver released only the
+	// claims of Actions.ReleaseRanks); the scheduler may still place the
+	// whole gang again when no room is left near the survivors.
 	Whole  bool
 	Lost   []int    // ranks whose node or chip broke
 	Pinned []int    // surviving ranks that could keep their chips
@@ -149,8 +160,11 @@ type Request struct {
 type Actions struct {
 	// Stop lists the ranks to stop now (SIGTERM with the checkpoint grace).
 	Stop []int
-	// Release gives back the whole allocation.
+	// Release gives back the whole allocation (every claim still held).
 	Release bool
+	// ReleaseRanks gives back the claims of these ranks only; the others
+	// stay held (a subset re-placement).
+	ReleaseRanks []int
 	// Place offers the job to the scheduler again.
 	Place *Request
 	// Launch starts attempt Job.Attempt on the allocation held.
@@ -205,6 +219,7 @@ func (j *Job) copy() Job {
 	c := *j
 	c.Ranks = slices.Clone(j.Ranks)
 	c.History = slices.Clone(j.History)
+	c.Kept = slices.Clone(j.Kept)
 	return c
 }
 
@@ -214,7 +229,7 @@ func (j *Job) equal(k *Job) bool {
 		j.Restarts != k.Restarts || j.Placed != k.Placed || j.Path != k.Path ||
 		!j.PlacedAt.Equal(k.PlacedAt) || !j.Reserved.Equal(k.Reserved) || !j.EvictAt.Equal(k.EvictAt) ||
 		!j.RestartAt.Equal(k.RestartAt) || !eqTime(j.RunningAt, k.RunningAt) || !eqTime(j.FinishedAt, k.FinishedAt) ||
-		len(j.Ranks) != len(k.Ranks) || len(j.History) != len(k.History) {
+		len(j.Ranks) != len(k.Ranks) || len(j.History) != len(k.History) || !slices.Equal(j.Kept, k.Kept) {
 		return false
 	}
 	for i := range j.Ranks {
@@ -267,7 +282,13 @@ func (j *Job) apply(ev Event, a *Actions) error {
 		}
 		if j.active() && (r.Signal != "" || *r.ExitCode != 0) {
 			cause, what := job.CauseRankSignaled, "was killed by "+r.Signal
-			if r.Signal == "" {
+			switch {
+			case r.Signal == "" && ev.Detail == GroupGone:
+				// No status to go by: the rank's processes vanished (an
+				// OOM kill of the whole group, a kill of the agent's
+				// shim). It counts as the rank's own failure.
+				cause, what = job.CauseRankFailed, "vanished: its process group is gone without an exit status"
+			case r.Signal == "":
 				cause, what = job.CauseRankFailed, fmt.Sprintf("exited with code %d", *r.ExitCode)
 			}
 			j.fault(ev.At, cause, fmt.Sprintf("rank %d on %s %s", ev.Rank, r.Node, what), []int{ev.Rank}, nil, a)
@@ -342,12 +363,18 @@ func (j *Job) placed(ev Event, a *Actions) error {
 	if n := len(j.History); j.State == Recovering && n > 0 {
 		h := &j.History[n-1]
 		h.Replaced = nil
+		moved := false
 		for r, node := range ev.Nodes {
 			if r < len(h.Nodes) && h.Nodes[r] != node {
 				h.Replaced = append(h.Replaced, Move{Rank: r, From: h.Nodes[r], To: node})
+				moved = moved || !slices.Contains(h.Lost, r)
 			}
 		}
+		if len(j.Kept) > 0 && moved {
+			h.Why += "; no room near the survivors: the whole gang was placed again"
+		}
 	}
+	j.Kept = nil
 	j.Ranks = make([]Rank, len(ev.Nodes))
 	for r, n := range ev.Nodes {
 		j.Ranks[r].Node = n
@@ -410,6 +437,48 @@ func (j *Job) liveRanks() []int {
 // Faults of a job that is already stopping or recovering end nothing more;
 // during a preemption's grace period they are noted in its history entry.
 func (j *Job) fault(at time.Time, cause job.Cause, detail string, lost []int, nodes []string, a *Actions) {
+	if j.State == Recovering && len(j.Kept) > 0 && slices.ContainsFunc(lost, func(r int) bool { return slices.Contains(j.Kept, r) }) {
+		// A survivor waiting for its lost peers broke too: give back what
+		// is held and place the whole gang again.
+		if n := len(j.History); n > 0 {
+			h := &j.History[n-1]
+			h.Detail += "; " + detail + " while waiting for the re-placement"
+			h.Lost = append(h.Lost, lost...)
+			h.Why = "a surviving rank broke while the lost ones waited: the whole gang is placed again"
+		}
+		j.release(a)
+		a.Place = &Request{Whole: true}
+		return
+	}
+	if j.State == Recovering && j.Placed && nodes != nil && len(j.History) > 0 {
+		// A node or chip broke while the job recovers: those ranks are
+		// placed again too, and a restart in place becomes a re-placement
+		// (the chips it would restart on are not all usable any more).
+		h := &j.History[len(j.History)-1]
+		if j.Path == InPlace {
+			h.Lost = nil // the crashed ranks' chips are fine: they stay
+		}
+		for _, r := range lost {
+			if !slices.Contains(h.Lost, r) {
+				h.Lost = append(h.Lost, r)
+			}
+		}
+		slices.Sort(h.Lost)
+		if h.Cause == job.CauseRankFailed || h.Cause == job.CauseRankSignaled {
+			// The rank failures were most likely the symptom: peers of a
+			// crashed node see their collectives break before the node
+			// timeout says why. The broken node or chip is the cause.
+			h.Cause, h.Detail = cause, detail+" (first seen as: "+h.Detail+")"
+		} else {
+			h.Detail += "; " + detail + " while recovering"
+		}
+		if j.Path == InPlace {
+			j.Path, j.Reserved = Replace, at
+			h.Path, h.Why = Replace, "the restart in place was due when "+detail+": the broken ranks are placed again, next to the others"
+		}
+		j.progress(at, a)
+		return
+	}
 	if !j.active() {
 		if j.State == Stopping && j.Target == Pending && len(j.History) > 0 {
 			h := &j.History[len(j.History)-1]
@@ -419,7 +488,10 @@ func (j *Job) fault(at time.Time, cause job.Cause, detail string, lost []int, no
 		j.progress(at, a)
 		return
 	}
-	path, why := Replace, "a node or chip of the gang broke: the allocation is released and the whole gang placed again through the scheduler"
+	path, why := Replace, "a node or chip of the gang broke: the survivors keep their chips and only the broken ranks are placed again, next to them (spares first); the whole gang when no room is left there"
+	if len(lost) == len(j.Ranks) {
+		why = "every rank of the gang broke: the allocation is released and the whole gang placed again through the scheduler"
+	}
 	if cause == job.CauseRankFailed || cause == job.CauseRankSignaled {
 		path, why = InPlace, "the rank's own process failed on a healthy node: every rank restarts on the chips it holds"
 	}
@@ -520,6 +592,15 @@ func (j *Job) progress(at time.Time, a *Actions) {
 				req.Nodes = append(req.Nodes, n)
 			}
 		}
+		if len(req.Pinned) > 0 && len(req.Lost) > 0 {
+			// Graded: give back only the lost ranks' claims.
+			req.Whole = false
+			a.ReleaseRanks = slices.Clone(req.Lost)
+			j.Placed, j.RunningAt, j.Kept = false, nil, slices.Clone(req.Pinned)
+			j.Reason = fmt.Sprintf("re-placing ranks %v next to the survivors after %s (restart %d of %d)", req.Lost, h.Cause, j.Restarts, j.Policy.Max())
+			a.Place = req
+			return
+		}
 		j.release(a)
 		j.Reason = fmt.Sprintf("re-placing the gang after %s (restart %d of %d)", h.Cause, j.Restarts, j.Policy.Max())
 		a.Place = req
@@ -535,10 +616,10 @@ func (j *Job) ended(at time.Time) {
 }
 
 func (j *Job) release(a *Actions) {
-	if j.Placed {
+	if j.Placed || len(j.Kept) > 0 {
 		a.Release = true
 	}
-	j.Placed, j.Ranks, j.RunningAt = false, nil, nil
+	j.Placed, j.Ranks, j.RunningAt, j.Kept = false, nil, nil, nil
 }
 
 func (j *Job) finish(st State, reason string, at time.Time, a *Actions) {

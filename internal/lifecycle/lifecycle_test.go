@@ -75,21 +75,51 @@ func TestTransitions(t *testing.T) {
 			Detail: "rank 1 on n1 exited with code 3", DetectedAt: at(5), RecoveredAt: tp(at(17)), Path: InPlace,
 			Why: "the rank's own process failed on a healthy node: every rank restarts on the chips it holds", Lost: []int{1}}},
 	}, {
-		name:  "node lost: survivors stop, allocation released, whole gang re-placed elsewhere",
+		name:  "node lost: survivors stop and keep their chips, only the lost rank is re-placed",
 		start: running(def, "n0", "n1"),
 		steps: []step{
 			{Event{Kind: EvNodeLost, At: at(5), Node: "n1"}, Actions{Stop: []int{0}, Changed: true}},
 			{Event{Kind: EvRankExited, At: at(6), Rank: 0, Signal: "SIGTERM"}, Actions{Changed: true}},
-			{Event{Kind: EvTick, At: at(15)}, Actions{Release: true, Place: &Request{Whole: true, Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
+			{Event{Kind: EvTick, At: at(15)}, Actions{ReleaseRanks: []int{1}, Place: &Request{Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
 			{Event{Kind: EvPlaced, At: at(16), Nodes: []string{"n0", "n2"}}, Actions{Launch: true, Changed: true}},
 			{Event{Kind: EvRankStarted, At: at(17), Rank: 0}, Actions{Changed: true}},
 			{Event{Kind: EvRankStarted, At: at(18), Rank: 1}, Actions{Changed: true}},
 		},
 		state: Running, attempt: 1,
 		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(6)), Cause: job.CauseNodeLost,
-			Detail: "node n1 lost", DetectedAt: at(5), RecoveredAt: tp(at(18)), Path: Replace,
-			Why:  "a node or chip of the gang broke: the allocation is released and the whole gang placed again through the scheduler",
+			Detail: "node n1 lost", DetectedAt: at(5), RecoveredAt: tp(at(18)), Path: Replace, Why: whyReplace,
 			Lost: []int{1}, Replaced: []Move{{Rank: 1, From: "n1", To: "n2"}}}},
+	}, {
+		name:  "node lost, no room near the survivors: the scheduler placed the whole gang again",
+		start: running(def, "n0", "n1"),
+		steps: []step{
+			{Event{Kind: EvNodeLost, At: at(5), Node: "n1"}, Actions{Stop: []int{0}, Changed: true}},
+			{Event{Kind: EvRankGone, At: at(6), Rank: 0}, Actions{Changed: true}},
+			{Event{Kind: EvTick, At: at(15)}, Actions{ReleaseRanks: []int{1}, Place: &Request{Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
+			{Event{Kind: EvPlaced, At: at(16), Nodes: []string{"n3", "n4"}}, Actions{Launch: true, Changed: true}},
+		},
+		state: Starting, attempt: 1,
+		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(6)), Cause: job.CauseNodeLost,
+			Detail: "node n1 lost", DetectedAt: at(5), Path: Replace, Why: whyReplace + "; no room near the survivors: the whole gang was placed again",
+			Lost: []int{1}, Replaced: []Move{{Rank: 0, From: "n0", To: "n3"}, {Rank: 1, From: "n1", To: "n4"}}}},
+	}, {
+		name:  "a survivor's node lost while the lost rank waits: everything released, whole gang re-placed",
+		start: running(def, "n0", "n1"),
+		steps: []step{
+			{Event{Kind: EvNodeLost, At: at(5), Node: "n1"}, Actions{Stop: []int{0}, Changed: true}},
+			{Event{Kind: EvRankGone, At: at(6), Rank: 0}, Actions{Changed: true}},
+			{Event{Kind: EvTick, At: at(15)}, Actions{ReleaseRanks: []int{1}, Place: &Request{Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
+			{Event{Kind: EvNodeLost, At: at(20), Node: "n0"}, Actions{Release: true, Place: &Request{Whole: true}, Changed: true}},
+		},
+		state: Recovering, attempt: 1,
+	}, {
+		name:  "every rank's node lost: the whole gang is re-placed",
+		start: running(def, "n0", "n0"),
+		steps: []step{
+			{Event{Kind: EvNodeLost, At: at(5), Node: "n0"}, Actions{Changed: true}},
+			{Event{Kind: EvTick, At: at(15)}, Actions{Release: true, Place: &Request{Whole: true, Lost: []int{0, 1}, Nodes: []string{"n0"}}, Changed: true}},
+		},
+		state: Recovering, attempt: 1,
 	}, {
 		name:  "maxRestarts 0: a crash fails the job with its history",
 		start: running(never, "n0"),
@@ -100,6 +130,30 @@ func TestTransitions(t *testing.T) {
 		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0"}, StartedAt: at(0), EndedAt: tp(at(5)), Cause: job.CauseRankFailed,
 			Detail: "rank 0 on n0 exited with code 1", DetectedAt: at(5), Path: GiveUp,
 			Why: "the restart policy allows 0 restarts and 0 were used", Lost: []int{0}}},
+	}, {
+		name:  "process group gone without a status: rank-failed, restarts in place",
+		start: running(def, "n0"),
+		steps: []step{
+			{Event{Kind: EvRankExited, At: at(5), Rank: 0, Detail: GroupGone}, Actions{Changed: true}},
+		},
+		state: Recovering,
+		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0"}, StartedAt: at(0), EndedAt: tp(at(5)), Cause: job.CauseRankFailed,
+			Detail: "rank 0 on n0 vanished: its process group is gone without an exit status", DetectedAt: at(5), Path: InPlace,
+			Why: "the rank's own process failed on a healthy node: every rank restarts on the chips it holds", Lost: []int{0}}},
+	}, {
+		name:  "a chip breaks while a crashed rank waits to restart in place: re-placed instead, the chip the cause",
+		start: running(def, "n0", "n1"),
+		steps: []step{
+			{Event{Kind: EvRankExited, At: at(5), Rank: 0, ExitCode: code(1)}, Actions{Stop: []int{1}, Changed: true}},
+			{Event{Kind: EvDeviceUnhealthy, At: at(6), Node: "n1", Ranks: []int{1}}, Actions{Changed: true}},
+			{Event{Kind: EvRankGone, At: at(7), Rank: 1}, Actions{Changed: true}},
+			{Event{Kind: EvTick, At: at(15)}, Actions{ReleaseRanks: []int{1}, Place: &Request{Lost: []int{1}, Pinned: []int{0}, Nodes: []string{"n1"}}, Changed: true}},
+		},
+		state: Recovering, attempt: 1,
+		hist: []Attempt{{Attempt: 0, Nodes: []string{"n0", "n1"}, StartedAt: at(0), EndedAt: tp(at(7)), Cause: job.CauseDeviceUnhealthy,
+			Detail: "a chip of rank 1 on n1 is unhealthy (first seen as: rank 0 on n0 exited with code 1)", DetectedAt: at(5), Path: Replace,
+			Why:  "the restart in place was due when a chip of rank 1 on n1 is unhealthy: the broken ranks are placed again, next to the others",
+			Lost: []int{1}}},
 	}, {
 		name:  "signal not in the policy: fails",
 		start: running(def, "n0"),
@@ -155,6 +209,8 @@ func TestTransitions(t *testing.T) {
 		})
 	}
 }
+
+const whyReplace = "a node or chip of the gang broke: the survivors keep their chips and only the broken ranks are placed again, next to them (spares first); the whole gang when no room is left there"
 
 func TestGiveUpAfterMaxRestarts(t *testing.T) {
 	j := running(job.RestartPolicy{MaxRestarts: ints(2), Backoff: job.Duration(time.Second)}, "n0")

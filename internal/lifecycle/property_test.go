@@ -28,7 +28,14 @@ type world struct {
 	ranks  []int                // ranks per job
 	claims [][][2]int           // per job and rank: the chip held
 	procs  map[procKey]*process // every process not yet dead
+	// subsets counts subset re-placements asked for; wholeFallbacks those
+	// the driver answered by placing the whole gang again.
+	subsets, wholeFallbacks int
 }
+
+// noChip is the claim of a rank whose chip was given back while its job
+// keeps the others' (a subset re-placement).
+var noChip = [2]int{-1, -1}
 
 type procKey struct{ job, attempt, rank int }
 
@@ -58,6 +65,19 @@ func (w *world) step(i int, ev lifecycle.Event) {
 		}
 		w.claims[i] = nil
 	}
+	for _, r := range a.ReleaseRanks {
+		c := w.claims[i][r]
+		for k, p := range w.procs {
+			if k.job == i && p.chip == c {
+				w.t.Fatalf("job %d released rank %d's chip %v while its process %v still runs", i, r, c, k)
+			}
+		}
+		delete(w.owner, c)
+		w.claims[i][r] = noChip
+	}
+	if a.Place != nil && !a.Place.Whole {
+		w.subsets++
+	}
 	for _, r := range a.Stop {
 		if p := w.procs[procKey{i, j.Attempt, r}]; p != nil {
 			p.stopping = true
@@ -79,27 +99,75 @@ func (w *world) step(i int, ev lifecycle.Event) {
 	}
 }
 
-// place gives schedulable jobs free healthy chips on live hosts.
+// free returns up to n free healthy chips on live hosts.
+func (w *world) free(n int) [][2]int {
+	var got [][2]int
+	for h := 0; h < w.hosts && len(got) < n; h++ {
+		for c := 0; c < w.chips && len(got) < n; c++ {
+			chip := [2]int{h, c}
+			if _, taken := w.owner[chip]; !taken && !w.down[h] && !w.bad[chip] {
+				got = append(got, chip)
+			}
+		}
+	}
+	return got
+}
+
+// place gives schedulable jobs free healthy chips on live hosts: a job that
+// keeps its survivors' chips gets chips for its lost ranks only, or (as a
+// scheduler does when no room is left near the survivors, here at random)
+// gives the kept chips back and is placed whole.
 func (w *world) place() {
 	for i, j := range w.jobs {
 		if !j.Schedulable() {
 			continue
 		}
-		var got [][2]int
-		for h := 0; h < w.hosts && len(got) < w.ranks[i]; h++ {
-			for c := 0; c < w.chips && len(got) < w.ranks[i]; c++ {
-				chip := [2]int{h, c}
-				if _, taken := w.owner[chip]; !taken && !w.down[h] && !w.bad[chip] {
-					got = append(got, chip)
+		if kept := w.claims[i]; kept != nil {
+			var lost []int
+			for r, c := range kept {
+				if c == noChip {
+					lost = append(lost, r)
 				}
 			}
+			got := w.free(len(lost))
+			if len(got) == len(lost) && w.rng.IntN(4) > 0 {
+				for x, r := range lost {
+					kept[r] = got[x]
+				}
+				w.claim(i, kept)
+				continue
+			}
+			for _, c := range kept {
+				if c != noChip {
+					delete(w.owner, c)
+				}
+			}
+			if got := w.free(w.ranks[i]); len(got) == w.ranks[i] {
+				w.wholeFallbacks++
+				w.claim(i, got)
+				continue
+			}
+			for _, c := range kept {
+				if c != noChip {
+					w.owner[c] = i
+				}
+			}
+			continue
 		}
+		got := w.free(w.ranks[i])
 		if len(got) < w.ranks[i] {
 			continue
 		}
+		w.claim(i, got)
+	}
+}
+
+// claim gives job i the chips got (one per rank) and tells its lifecycle.
+func (w *world) claim(i int, got [][2]int) {
+	{
 		nodes := make([]string, len(got))
 		for r, c := range got {
-			if o, taken := w.owner[c]; taken {
+			if o, taken := w.owner[c]; taken && (o != i || !slices.Contains(w.claims[i], c)) {
 				w.t.Fatalf("chip %v given to job %d is held by job %d", c, i, o)
 			}
 			w.owner[c] = i
@@ -189,6 +257,7 @@ func (w *world) tick() {
 func TestRandomFaults(t *testing.T) {
 	paths := map[lifecycle.Path]int{}
 	ends := map[lifecycle.State]int{}
+	subsets, wholes := 0, 0
 	for seed := range uint64(300) {
 		w := &world{t: t, rng: rand.New(rand.NewPCG(seed, 7)), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 			hosts: 4, chips: 4, owner: map[[2]int]int{}, bad: map[[2]int]bool{}, down: map[int]bool{}, procs: map[procKey]*process{}}
@@ -280,6 +349,8 @@ func TestRandomFaults(t *testing.T) {
 			}
 			w.check()
 		}
+		subsets += w.subsets
+		wholes += w.wholeFallbacks
 		for i, j := range w.jobs {
 			if !j.State.Terminal() {
 				t.Fatalf("seed %d: job %d is %s (%s) after the faults stopped", seed, i, j.State, j.Reason)
@@ -292,7 +363,10 @@ func TestRandomFaults(t *testing.T) {
 	}
 	// The sequences must reach every path and end, or the test proves
 	// little.
-	t.Logf("recovery paths %v, end states %v", paths, ends)
+	t.Logf("recovery paths %v, end states %v, subset re-placements %d, whole fallbacks %d", paths, ends, subsets, wholes)
+	if subsets < 10 || wholes < 10 {
+		t.Errorf("only %d subset re-placements and %d whole fallbacks", subsets, wholes)
+	}
 	for _, p := range []lifecycle.Path{lifecycle.InPlace, lifecycle.Replace, lifecycle.GiveUp, lifecycle.Requeue} {
 		if paths[p] < 10 {
 			t.Errorf("only %d recoveries took path %s", paths[p], p)

@@ -62,6 +62,15 @@
 // and in internal/sched/plugins check it). Formulas, defaults and the
 // measured figures are in docs/placement.md.
 //
+// # Subset re-placement
+//
+// After a fault, DecideSubset places only the lost ranks of a running gang,
+// with the survivors' claims pinned: inside the smallest domain that held
+// the gang, spare hosts first, then by the modelled step of the whole gang.
+// It fails (ReasonNoRoomNear) when that domain cannot hold them, and the
+// caller places the whole gang with Decide. It handles whole-chip gangs of
+// one kind only, one rank at a time (greedy, not a joint search).
+//
 // # Caveats
 //
 //   - The search is a bounded heuristic: it evaluates at most 12 candidates

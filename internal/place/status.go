@@ -47,7 +47,7 @@ const (
 func Reasons() []string {
 	return []string{ReasonPlaced, ReasonNoKind, ReasonBadRankSize, ReasonInsufficient, ReasonShapeOrHost, ReasonShortfall,
 		ReasonWaitFaster, ReasonSlower, ReasonFragmentation, ReasonTie, ReasonNotModelled, ReasonSameClass,
-		ReasonLaterFinish, ReasonNeedsWait, ReasonChosen}
+		ReasonLaterFinish, ReasonNeedsWait, ReasonChosen, ReasonReplaced, ReasonNoRoomNear}
 }
 
 // Code says whether a gang that was not placed may be placed later.

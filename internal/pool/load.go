@@ -56,12 +56,16 @@ type DomainSpec struct {
 	Count int    `yaml:"count"` // repeat count for children; default 1
 	Level string `yaml:"level"`
 
-	CPUMilli     int64        `yaml:"cpuMilli"`
-	MaxRanks     int          `yaml:"maxRanks"` // most ranks a host runs at once; 0: no limit
-	MemoryMiB    int64        `yaml:"memoryMiB"`
-	PowerBudgetW float64      `yaml:"powerBudgetW"`
-	Chips        *ChipsSpec   `yaml:"chips"`
-	Children     []DomainSpec `yaml:"children"`
+	CPUMilli     int64   `yaml:"cpuMilli"`
+	MaxRanks     int     `yaml:"maxRanks"` // most ranks a host runs at once; 0: no limit
+	MemoryMiB    int64   `yaml:"memoryMiB"`
+	PowerBudgetW float64 `yaml:"powerBudgetW"`
+	// Spares is how many hosts of this domain (its last ones, depth-first)
+	// are held back for recovery: only a job replacing ranks it lost to a
+	// fault may take them.
+	Spares   int          `yaml:"spares"`
+	Chips    *ChipsSpec   `yaml:"chips"`
+	Children []DomainSpec `yaml:"children"`
 }
 
 // ChipsSpec places Count chips of one kind directly in a domain.
@@ -120,6 +124,7 @@ func Build(f *File, cat *Catalog, pos *strictyaml.Positions) (*Topology, error) 
 	if len(b.probs) > 0 {
 		return nil, b.probs.Sorted()
 	}
+	slices.Sort(b.t.spares)
 	return b.t, nil
 }
 
@@ -242,7 +247,7 @@ func (b *builder) domain(spec *DomainSpec, field string, parent DomainID, parent
 		return
 	}
 	if spec.Template != "" {
-		if spec.Level != "" || spec.Chips != nil || len(spec.Children) > 0 || spec.CPUMilli != 0 || spec.MemoryMiB != 0 || spec.PowerBudgetW != 0 {
+		if spec.Level != "" || spec.Chips != nil || len(spec.Children) > 0 || spec.CPUMilli != 0 || spec.MemoryMiB != 0 || spec.PowerBudgetW != 0 || spec.Spares != 0 {
 			b.errf(field+".template", "a domain that uses a template may set only name and count besides it")
 			b.aborted = true
 			return
@@ -330,6 +335,36 @@ func (b *builder) domain(spec *DomainSpec, field string, parent DomainID, parent
 		}
 	}
 	t.doms[id].chipHi = ChipID(len(t.chips))
+	b.spares(spec, field, id)
+}
+
+// spares marks the last spec.Spares hosts of domain id as spares.
+func (b *builder) spares(spec *DomainSpec, field string, id DomainID) {
+	if spec.Spares == 0 || b.aborted {
+		return
+	}
+	t := b.t
+	var hosts []DomainID
+	for i := int(id); i < len(t.doms); i++ {
+		if t.doms[i].host == DomainID(i) {
+			hosts = append(hosts, DomainID(i))
+		}
+	}
+	switch {
+	case spec.Spares < 0:
+		b.errf(field+".spares", "%d is negative; spares is a count of hosts from 0 to the %d of this domain", spec.Spares, len(hosts))
+		b.aborted = true
+	case spec.Spares > len(hosts):
+		b.errf(field+".spares", "%d spare hosts is more than the %d hosts of domain %q; at most %d", spec.Spares, len(hosts), t.doms[id].name, len(hosts))
+		b.aborted = true
+	default:
+		for _, h := range hosts[len(hosts)-spec.Spares:] {
+			if !t.doms[h].spare {
+				t.doms[h].spare = true
+				t.spares = append(t.spares, h)
+			}
+		}
+	}
 }
 
 func childName(c *DomainSpec, i, n int) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -154,5 +155,26 @@ func BenchmarkLoadSupercluster(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = NewState(topo)
+	}
+}
+
+// TestSpares: spares: N on a domain holds back its last N hosts.
+func TestSpares(t *testing.T) {
+	topo, err := LoadFile("testdata/spares.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range topo.Spares() {
+		got = append(got, topo.Path(h))
+		if !topo.IsSpare(h) {
+			t.Errorf("%s listed as a spare but IsSpare says no", topo.Path(h))
+		}
+	}
+	if want := []string{"r0/n3", "r1/n2", "r1/n3"}; !slices.Equal(got, want) {
+		t.Fatalf("spares %v, want %v", got, want)
+	}
+	if h, _ := topo.HostByName("r0/n0"); topo.IsSpare(h) {
+		t.Error("r0/n0 is a spare")
 	}
 }

@@ -66,6 +66,7 @@ type domInfo struct {
 	memoryMiB      int64
 	maxRanks       int32 // hosts only; 0: no limit
 	powerBudgetMW  int64 // 0: no budget; else milliwatts
+	spare          bool  // hosts only: held back for recovery (DomainSpec.Spares)
 	kindLo, kindHi int32 // kinds in this subtree: Topology.kinds[kindLo:kindHi]
 }
 
@@ -92,7 +93,15 @@ type Topology struct {
 	hostByName map[string]DomainID
 	powerMW    []int64 // per KindID: rounded watts × 1000 thousandths = mW at full use
 	hasBudgets bool
+	spares     []DomainID // spare hosts, in topology order
 }
+
+// Spares returns the spare hosts: held back for recovery, so that only a
+// job replacing ranks it lost to a fault places ranks there.
+func (t *Topology) Spares() []DomainID { return t.spares }
+
+// IsSpare reports whether host h is a spare.
+func (t *Topology) IsSpare(h DomainID) bool { return h >= 0 && int(h) < len(t.doms) && t.doms[h].spare }
 
 // NumDomains returns the number of domains.
 func (t *Topology) NumDomains() int { return len(t.doms) }

@@ -65,8 +65,9 @@ type cycle struct {
 	t    *pool.Topology
 	memo *staticMemo
 
-	st   *pool.State  // tentative: snapshot plus this cycle's starts
-	down []pool.Claim // what fences the hosts without a ready agent in st
+	st    *pool.State  // tentative: snapshot plus this cycle's starts
+	down  []pool.Claim // what fences the hosts without a ready agent in st
+	spare []pool.Claim // what fences the spare hosts in st (recover.go)
 
 	fenced *pool.State // st plus the free chips of reservations; nil without
 	until  time.Time   // earliest reservation time
@@ -101,6 +102,10 @@ func newCycle(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) *cyc
 			c.down = append(c.down, cl)
 		}
 	}
+	for _, h := range snap.Cordoned {
+		fenceHost(c.st, h) // for good: nothing in the cycle releases it
+	}
+	c.fenceSpares()
 	c.tries = prof.Preemption.MaxAttempts
 	if c.tries <= 0 {
 		c.tries = defaultPreemptTries
@@ -148,6 +153,10 @@ func (c *cycle) run() {
 func (c *cycle) try(j *Job) {
 	if j.Placement != nil {
 		c.explain(j.ID, Record{Plugin: PluginCycle, Reason: ReasonRunning})
+		return
+	}
+	if j.Recover != nil {
+		c.recover(j)
 		return
 	}
 	// 1. Static feasibility.

@@ -34,6 +34,13 @@
 // evictions; a plan applier re-checks the plan against the newest state and
 // commits it whole or not at all.
 //
+// # Recovery
+//
+// A pending job with Recover set lost ranks to a fault and still holds its
+// survivors' chips: the cycle places the lost ranks next to them (the Place
+// plugin's Replacer), else the whole gang; spare hosts of the pool are
+// fenced off for every other job, cordoned hosts for all (recover.go).
+//
 // # Caveats
 //
 // Plugins may keep per-cycle data in CycleState but must not keep state

@@ -62,6 +62,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 		if err := st.Release(cd.r.p.Ranks...); err != nil {
 			continue
 		}
+		c.fenceSparesIn(st) // a victim on a spare frees it for recovery only
 		chosen = append(chosen, cd)
 		if i < next && i < len(cands)-1 {
 			continue
@@ -128,6 +129,7 @@ func (c *cycle) preempt(j *Job, kinds []pool.KindID) bool {
 	// No grace: the victims stop now and j starts in the same plan.
 	for _, cd := range chosen {
 		_ = c.st.Release(cd.r.p.Ranks...)
+		c.spare = append(c.spare, c.fenceSparesIn(c.st)...)
 		for i := range c.running {
 			if c.running[i].j == cd.r.j {
 				c.running = append(c.running[:i], c.running[i+1:]...)

@@ -18,6 +18,11 @@ const (
 	ReasonBadPlacement  = "invalid-placement" // a Place plugin returned a placement that does not fit: a bug
 	ReasonHostNotReady  = "host-not-ready"
 
+	// Graded recovery (PluginRecovery).
+	ReasonReplaceSubset = "replace-subset" // the lost ranks go next to the survivors
+	ReasonReplaceWhole  = "replace-whole"  // no room next to the survivors: the whole gang is placed again
+	ReasonRecoveryWait  = "waiting-for-room"
+
 	// Static feasibility (NeverFits): no state of the pool could hold the job.
 	ReasonNoKind     = "no-accepted-kind"
 	ReasonTooLarge   = "larger-than-pool"
@@ -49,11 +54,13 @@ const (
 	PluginBackfill   = "backfill"
 	PluginPreemption = "preemption"
 	PluginQuota      = "quota" // Quotas.Check's statuses; the quota plugin's name
+	PluginRecovery   = "recovery"
 )
 
 // reasons lists every reason constant of this package, for Reasons.
 var reasons = []string{
 	ReasonRunning, ReasonNotConsidered, ReasonPlaced, ReasonNoPlacement, ReasonBadPlacement, ReasonHostNotReady,
+	ReasonReplaceSubset, ReasonReplaceWhole, ReasonRecoveryWait,
 	ReasonNoKind, ReasonTooLarge, ReasonShape, ReasonHostCPU, ReasonHostMemory,
 	ReasonBorrowLimit, ReasonNoLendable,
 	ReasonReserved, ReasonNoReservation, ReasonDelays,

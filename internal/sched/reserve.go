@@ -145,6 +145,7 @@ func (c *cycle) afterEvictions(j *Job) (time.Time, *pool.Placement) {
 		for _, r := range c.running {
 			if r.j.Evicting || c.victims[r.j.ID] {
 				_ = c.evState.Release(c.unheld(r.p.Ranks)...)
+				c.fenceSparesIn(c.evState)
 				if r.end.After(c.evAt) {
 					c.evAt = r.end
 				}
@@ -176,6 +177,7 @@ func (c *cycle) evicted(victims []candidate, p *pool.Placement, at time.Time) {
 	for _, v := range victims {
 		_ = c.evState.Release(c.unheld(v.r.p.Ranks)...)
 	}
+	c.fenceSparesIn(c.evState)
 	_ = c.evState.Allocate(p.Ranks...)
 	if at.After(c.evAt) {
 		c.evAt = at
@@ -223,6 +225,7 @@ func (c *cycle) earliest(j *Job, kinds []pool.KindID) (time.Time, *pool.Placemen
 		for ; i < len(rs) && !rs[i].end.After(at); i++ {
 			_ = st.Release(c.unheld(rs[i].p.Ranks)...)
 		}
+		c.fenceSparesIn(st)
 		if i < next && i < len(rs) || !freeOK() {
 			continue
 		}

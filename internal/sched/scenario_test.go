@@ -48,6 +48,9 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of scenar
 //	complete id=X | checkpoint id=X | usage NAME=CHIPSECONDS,...
 //	schedule                  one cycle, applied to the store; prints the plan and why each pending job waits
 //	running                   running jobs and queue usage
+//
+// Faults and recovery (recover_test.go): policy, exit, fault, back,
+// cordon, uncordon, drain, state.
 func TestScenarios(t *testing.T) {
 	files, err := filepath.Glob("testdata/scenarios/*.txt")
 	if err != nil {
@@ -270,6 +273,9 @@ func (h *harness) run(b block) []string {
 	case "running":
 		return h.running()
 	}
+	if out, ok := h.recoveryCmd(b, cmd, args); ok {
+		return out
+	}
 	h.fail(b, "unknown command %q", cmd)
 	return nil
 }
@@ -366,6 +372,11 @@ func (h *harness) schedule(b block) []string {
 	var out []string
 	for _, a := range plan.Start {
 		out = append(out, fmt.Sprintf("start %s: %s", a.JobID, records(ex[a.JobID], sched.ReasonPlaced)))
+		for _, r := range ex[a.JobID] {
+			if r.Plugin == sched.PluginRecovery {
+				out = append(out, fmt.Sprintf("  %s/%s %s on %s", r.Plugin, r.Reason, r.Detail, hostsOf(h.topo, &a.Placement)))
+			}
+		}
 	}
 	for _, e := range plan.Evict {
 		out = append(out, fmt.Sprintf("evict %s by %s (%s, grace %s)", e.JobID, e.Preemptor, e.Reason, e.Grace))

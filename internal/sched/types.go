@@ -2,6 +2,7 @@ package sched
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/qunhq/qun/internal/job"
@@ -42,6 +43,10 @@ type Job struct {
 	// job; a reserved job goes first inside its priority class, which is
 	// what keeps large gangs from starving (see docs/scheduler.md).
 	Reserved time.Time
+
+	// Recover is set while the job waits to have the ranks it lost to a
+	// fault placed again (graded recovery); nil otherwise.
+	Recover *Recovery
 }
 
 // WholeChips reports whether each rank takes whole chips, and how many.
@@ -72,6 +77,10 @@ type Snapshot struct {
 	// their free capacity first, so nothing is placed there, and tells a job
 	// that would fit with them that it waits for them (ReasonHostNotReady).
 	NotReady []pool.DomainID
+	// Cordoned lists the hosts that take no new work (cordoned, draining):
+	// the cycle takes their free capacity first, so nothing new lands
+	// there, recoveries included; what runs there stays.
+	Cordoned []pool.DomainID
 	// Workload, when set, is the distribution of job shapes the caller
 	// expects (learnt from history and the queue); fragmentation-aware
 	// scorers measure a host against it. Nil: they use the pending jobs.
@@ -100,6 +109,11 @@ type Plan struct {
 type Assignment struct {
 	JobID     string
 	Placement pool.Placement
+	// Held are the claims a recovering job already holds (its survivors');
+	// the store releases them before it takes Placement, which holds every
+	// rank: the survivors' claims again (a subset re-placement) or new ones
+	// (the whole gang placed again).
+	Held []pool.Claim
 }
 
 // Eviction stops a running job to make room for another.
@@ -177,3 +191,29 @@ type Record struct {
 
 // Explanation records, per job ID, why it was placed, held or rejected.
 type Explanation map[string][]Record
+
+// Recovery is set on a pending job that lost some of its ranks to a fault
+// (a node lost, a chip unhealthy) and still holds the chips of the others:
+// the cycle places the lost ranks next to the survivors (the Place
+// plugin's Replacer), spares first, or, when the domain cannot hold them,
+// the whole gang again.
+type Recovery struct {
+	// Keep is one claim per rank: what each surviving rank holds (allocated
+	// in the snapshot's pool) and, for a lost rank, a claim without grants.
+	Keep []pool.Claim
+	// Lost are the ranks to place again.
+	Lost []int
+	// From are the hosts the lost ranks ran on.
+	From []pool.DomainID
+}
+
+// Held returns the claims the surviving ranks hold.
+func (r *Recovery) Held() []pool.Claim {
+	var out []pool.Claim
+	for i, c := range r.Keep {
+		if !slices.Contains(r.Lost, i) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

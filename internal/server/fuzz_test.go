@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/fault"
 	"github.com/qunhq/qun/internal/job"
 	"github.com/qunhq/qun/internal/pool"
 )
@@ -103,6 +105,7 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 	f.Add([]byte(`{"boot_id":"b","ranks":[{"job_id":"j-000001","attempt":0,"rank":3,"state":"running","pid":7}]}`))
 	f.Add([]byte(`{"boot_id":"b","ranks":[{"job_id":"j","rank":0,"state":"exited","exit_code":1,"signal":"SIGKILL"}]}`))
 	f.Add([]byte(`{"boot_id":"","ranks":[{"rank":-1,"state":"x"}]}`))
+	f.Add([]byte(`{"boot_id":"b","devices":[{"index":0,"healthy":false,"level":"reset-device","codes":["xid:48"]},{"index":0,"level":"on-fire"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := DecodeHeartbeat(data)
 		if err != nil {
@@ -116,6 +119,32 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 			if r.Rank < 0 || r.JobID == "" || r.State != api.RankStarting && r.State != api.RankRunning && r.State != api.RankExited {
 				t.Fatalf("accepted a bad rank report %+v", r)
 			}
+		}
+		seen := map[int]bool{}
+		for _, d := range req.Devices {
+			if _, err := fault.ParseLevel(d.Level); d.Index < 0 || seen[d.Index] || d.Level != "" && err != nil {
+				t.Fatalf("accepted a bad device health entry %+v", d)
+			}
+			seen[d.Index] = true
+		}
+	})
+}
+
+// FuzzDecodeCordon: a cordon or drain body is accepted only with a reason
+// of valid UTF-8 within the limit.
+func FuzzDecodeCordon(f *testing.F) {
+	f.Add([]byte(`{"reason":"bad fan"}`))
+	f.Add([]byte(`{"reason":1}`))
+	f.Add([]byte(`{"why":"x"}`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := DecodeCordon(data)
+		if err != nil {
+			badData(t, err)
+			return
+		}
+		if len(req.Reason) > maxCordonReason || !utf8.ValidString(req.Reason) {
+			t.Fatalf("accepted reason %q", req.Reason)
 		}
 	})
 }

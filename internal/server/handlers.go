@@ -45,6 +45,9 @@ func (s *Server) Handler() http.Handler {
 		return reply(w, http.StatusOK, v, err)
 	})
 	h("POST /v1/nodes/{name}/heartbeat", s.handleHeartbeat)
+	for _, op := range []string{"cordon", "uncordon", "drain"} {
+		h("POST /v1/nodes/{name}/"+op, s.handleNodeOp(op)) // nodeops.go
+	}
 	h("GET /v1/queues", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, s.QueueList())
 		return nil

@@ -208,7 +208,7 @@ func (s *Server) release(j *jobRec) {
 		return
 	}
 	s.closeUsage(j, s.clock.Now())
-	if err := s.st.Release(j.claims...); err != nil {
+	if err := s.st.Release(heldClaims(j)...); err != nil {
 		s.log.Error("releasing an allocation failed", "job", j.ID, "err", err)
 	}
 	j.claims, j.assign = nil, nil

@@ -85,10 +85,14 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 		if n.State == api.NodeReady {
 			fenceDevices(st, n.host, unhealthy(n.Devices))
 		}
+		if n.Cordoned {
+			snap.Cordoned = append(snap.Cordoned, n.host)
+		}
 	}
+	slices.Sort(snap.Cordoned)
 	for _, j := range s.active {
 		if j.LC.Schedulable() {
-			snap.Pending = append(snap.Pending, j.sj)
+			snap.Pending = append(snap.Pending, s.pendingView(j))
 		}
 	}
 	slices.SortFunc(snap.Pending, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
@@ -216,10 +220,10 @@ type serverJobs struct{ s *Server }
 
 func (v serverJobs) Pending(id string) (*sched.Job, bool) {
 	j := v.s.active[id]
-	if j == nil || !j.LC.Schedulable() || j.holds() {
+	if j == nil || !j.LC.Schedulable() || j.holds() && len(j.LC.Kept) == 0 {
 		return nil, false
 	}
-	return j.sj, true
+	return v.s.pendingView(j), true
 }
 
 func (v serverJobs) Placed(id string) (*sched.Job, bool) {

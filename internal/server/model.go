@@ -48,6 +48,9 @@ func (j *jobRec) holds() bool { return j.claims != nil }
 type nodeRec struct {
 	api.Node
 	host pool.DomainID
+	// faults are the times its devices turned unhealthy within the node
+	// escalation window (health.go); soft state, forgotten on restart.
+	faults []time.Time
 }
 
 // schedJob returns the scheduler's view of a job, without placement.

@@ -156,6 +156,7 @@ func validateHeartbeat(r *api.HeartbeatRequest) error {
 			probs = append(probs, api.Problem{Field: f + ".state", Message: fmt.Sprintf("%q is not a rank state (allowed: starting, running, exited)", rr.State)})
 		}
 	}
+	probs = append(probs, deviceProblems(r.Devices)...) // health.go
 	if len(probs) > 0 {
 		return &api.Error{Code: api.CodeBadData, Message: "invalid heartbeat", Problems: probs}
 	}
@@ -192,6 +193,7 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 		s.trigger()
 	}
 	s.report(n, r.Ranks, now)
+	s.deviceHealth(n, r.Devices, now) // health.go
 	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat), Epoch: s.cfg.Epoch}
 	if err := s.commit(); err != nil {
 		return api.HeartbeatResponse{}, err
@@ -229,7 +231,7 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 			}
 			switch {
 			case rr.State == api.RankExited && !lr.Exited:
-				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: j.Ranks[r].ExitCode, Signal: j.Ranks[r].Signal})
+				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankExited, At: now, Rank: r, ExitCode: j.Ranks[r].ExitCode, Signal: j.Ranks[r].Signal, Detail: rr.Reason})
 			case rr.State == api.RankRunning && !lr.Up:
 				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankStarted, At: now, Rank: r})
 			case rr.State == api.RankStarting && !lr.Live:
@@ -350,7 +352,7 @@ func (s *Server) Reconcile() {
 // recovery and failure. Callers hold mu.
 func (s *Server) nodeDown(n *nodeRec, what string) {
 	now := s.clock.Now()
-	for _, j := range s.placedOn(n.Name) {
+	for _, j := range append(s.placedOn(n.Name), s.keptOn(n.Name)...) {
 		s.step(j, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: n.Name, Detail: what})
 	}
 }

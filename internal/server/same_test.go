@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/lifecycle"
@@ -43,10 +44,11 @@ type seen struct {
 	A, B    string
 	Attempt int
 	Paths   []string
+	Nodes   []string // where A's ranks run
 }
 
 func look(lc lifecycle.Job, b lifecycle.State) seen {
-	s := seen{A: string(lc.State), B: string(b), Attempt: lc.Attempt}
+	s := seen{A: string(lc.State), B: string(b), Attempt: lc.Attempt, Nodes: lc.Nodes()}
 	for _, h := range lc.History {
 		s.Paths = append(s.Paths, string(h.Cause)+"→"+string(h.Path))
 	}
@@ -54,7 +56,7 @@ func look(lc lifecycle.Job, b lifecycle.State) seen {
 }
 
 // TestServerAndMemStoreAgree runs one event sequence — placement, a node
-// lost, re-placement, a rank crash, an in-place restart, a cancel, success —
+// lost, re-placement of the lost ranks only (graded recovery), a rank crash, an in-place restart, a cancel, success —
 // through the server (in-process, fake clock, instant agents) and through
 // state.MemStore (what the simulator runs), and wants the same job states
 // after every step.
@@ -172,7 +174,15 @@ func TestServerAndMemStoreAgree(t *testing.T) {
 		{A: "running", B: "cancelled", Attempt: 2, Paths: []string{"node-lost→re-place", "rank-failed→restart-in-place"}},
 		{A: "succeeded", B: "cancelled", Attempt: 2, Paths: []string{"node-lost→re-place", "rank-failed→restart-in-place"}},
 	}
-	if diff := cmp.Diff(want, fromServer); diff != "" {
+	// Graded recovery: the survivors kept their nodes, only the lost node's
+	// ranks moved, in both.
+	for r, n := range fromServer[2].Nodes {
+		was := fromServer[0].Nodes[r]
+		if was != lost && n != was || was == lost && n == lost {
+			t.Errorf("after the re-placement rank %d runs on %s, before on %s (lost %s): want survivors in place, lost ranks moved", r, n, was, lost)
+		}
+	}
+	if diff := cmp.Diff(want, fromServer, cmpopts.IgnoreFields(seen{}, "Nodes")); diff != "" {
 		t.Errorf("server states (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(fromServer, fromMem); diff != "" {

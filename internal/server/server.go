@@ -192,6 +192,7 @@ func (s *Server) recover() error {
 		}
 		s.active[j.ID] = j
 		if !j.LC.Placed {
+			s.recoverKept(j)
 			continue
 		}
 		claims, err := claimsOf(t, j.spec, j.Placement)

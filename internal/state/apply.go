@@ -60,6 +60,10 @@ func ApplyToPool(st *pool.State, plan *sched.Plan, jobs PlanJobs, opt ApplyOptio
 		if !ok || seen[a.JobID] {
 			return fmt.Errorf("%w: start %s: not pending", ErrConflict, a.JobID)
 		}
+		if err := checkHeld(j, a.Held); err != nil {
+			return fmt.Errorf("%w: start %s: %v", ErrConflict, a.JobID, err)
+		}
+		free = append(free, a.Held...)
 		seen[a.JobID] = true
 		if err := checkPlacement(j, &a.Placement); err != nil {
 			return fmt.Errorf("%w: start %s: %v", ErrConflict, a.JobID, err)
@@ -92,6 +96,36 @@ func ApplyToPool(st *pool.State, plan *sched.Plan, jobs PlanJobs, opt ApplyOptio
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return nil
+}
+
+// checkHeld checks that held are exactly the claims a recovering job's
+// survivors hold now (none for any other job).
+func checkHeld(j *sched.Job, held []pool.Claim) error {
+	var want []pool.Claim
+	if j.Recover != nil {
+		want = j.Recover.Held()
+	}
+	if len(held) != len(want) {
+		return fmt.Errorf("the plan replaces %d held claims; the job holds %d", len(held), len(want))
+	}
+	for i := range held {
+		if !sameClaim(held[i], want[i]) {
+			return fmt.Errorf("held claim %d on host %d is not the job's", i, held[i].Host)
+		}
+	}
+	return nil
+}
+
+func sameClaim(a, b pool.Claim) bool {
+	if a.Host != b.Host || a.CPUMilli != b.CPUMilli || a.MemoryMiB != b.MemoryMiB || len(a.Grants) != len(b.Grants) {
+		return false
+	}
+	for i := range a.Grants {
+		if a.Grants[i] != b.Grants[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // checkPlacement checks that p gives every rank of j what it asks for.

@@ -24,6 +24,8 @@ type MemStore struct {
 	usage    map[string]float64
 	usageAt  time.Time
 	halfLife time.Duration
+	down     map[pool.DomainID]bool // hosts lost (NodeLost) and not back (NodeBack)
+	cordoned map[pool.DomainID]bool // hosts that take no new work (Cordon, Drain)
 }
 
 type entry struct {
@@ -86,6 +88,14 @@ func (m *MemStore) Snapshot(now time.Time) (*sched.Snapshot, error) {
 	}
 	sort.Slice(es, func(a, b int) bool { return es[a].seq < es[b].seq })
 	snap := &sched.Snapshot{Pool: m.pool.Clone(), Queues: append([]sched.Queue(nil), m.queues...)}
+	for _, h := range m.pool.Topology().Hosts() {
+		if m.down[h] {
+			snap.NotReady = append(snap.NotReady, h)
+		}
+		if m.cordoned[h] {
+			snap.Cordoned = append(snap.Cordoned, h)
+		}
+	}
 	for _, e := range es {
 		j := *e.j
 		switch {
@@ -162,6 +172,11 @@ func (m *MemStore) Complete(id string, now time.Time) error {
 				return fmt.Errorf("complete %s: %w", id, err)
 			}
 		}
+		if e.j.Recover != nil {
+			if err := m.pool.Release(e.j.Recover.Held()...); err != nil {
+				return fmt.Errorf("complete %s: %w", id, err)
+			}
+		}
 		m.ended[id] = e.lc
 		delete(m.jobs, id)
 	}
@@ -189,7 +204,9 @@ func (m *MemStore) Requeue(id string, now time.Time) error {
 // stopRanks ends every live rank of a job now.
 func (m *MemStore) stopRanks(e *entry, now time.Time) error {
 	for r := range e.lc.Ranks {
-		if e.lc.Ranks[r].Live {
+		// A step may end the attempt and drop its ranks (the last live
+		// one stopping).
+		if r < len(e.lc.Ranks) && e.lc.Ranks[r].Live {
 			if err := m.step(e, lifecycle.Event{Kind: lifecycle.EvRankGone, At: now, Rank: r}); err != nil {
 				return err
 			}
@@ -251,16 +268,76 @@ func (m *MemStore) Event(id string, ev lifecycle.Event) error {
 }
 
 // NodeLost tells every placed job with a rank on the named host that the
-// host is lost.
+// host is lost; nothing new is placed there until NodeBack.
 func (m *MemStore) NodeLost(node string, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.advance(now)
+	if h, ok := m.pool.Topology().HostByName(node); ok {
+		if m.down == nil {
+			m.down = map[pool.DomainID]bool{}
+		}
+		m.down[h] = true
+		node = m.pool.Topology().Path(h)
+	}
 	for _, id := range m.sortedIDs() {
 		e := m.jobs[id]
-		if e.lc.Placed && slices.Contains(e.lc.Nodes(), node) {
+		if (e.lc.Placed || len(e.lc.Kept) > 0) && slices.Contains(e.lc.Nodes(), node) {
 			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: node})
 		}
+	}
+}
+
+// Cordon keeps new work off a host (what runs there stays); it reports
+// whether the host exists.
+func (m *MemStore) Cordon(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.pool.Topology().HostByName(node)
+	if ok {
+		if m.cordoned == nil {
+			m.cordoned = map[pool.DomainID]bool{}
+		}
+		m.cordoned[h] = true
+	}
+	return ok
+}
+
+// Uncordon lets a cordoned host take new work again.
+func (m *MemStore) Uncordon(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.pool.Topology().HostByName(node)
+	delete(m.cordoned, h)
+	return ok
+}
+
+// Drain cordons a host and moves every rank off it: the jobs with ranks
+// there recover as after a node loss ("drained").
+func (m *MemStore) Drain(node string, now time.Time) bool {
+	if !m.Cordon(node) {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.advance(now)
+	h, _ := m.pool.Topology().HostByName(node)
+	node = m.pool.Topology().Path(h)
+	for _, id := range m.sortedIDs() {
+		e := m.jobs[id]
+		if (e.lc.Placed || len(e.lc.Kept) > 0) && slices.Contains(e.lc.Nodes(), node) {
+			_ = m.step(e, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: node, Detail: "drained"})
+		}
+	}
+	return true
+}
+
+// NodeBack makes a host lost with NodeLost usable again.
+func (m *MemStore) NodeBack(node string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h, ok := m.pool.Topology().HostByName(node); ok {
+		delete(m.down, h)
 	}
 }
 
@@ -283,13 +360,21 @@ func (m *MemStore) step(e *entry, ev lifecycle.Event) error {
 		return err
 	}
 	j := e.j
+	if len(a.ReleaseRanks) > 0 && !a.Release && j.Placement != nil {
+		m.releaseRanks(e, a.ReleaseRanks)
+	}
 	if a.Release {
 		if j.Placement != nil && !e.freed {
 			if err := m.pool.Release(j.Placement.Ranks...); err != nil {
 				panic(fmt.Sprintf("state: releasing %s: %v", j.ID, err))
 			}
 		}
-		j.Placement, e.freed = nil, false
+		if j.Recover != nil {
+			if err := m.pool.Release(j.Recover.Held()...); err != nil {
+				panic(fmt.Sprintf("state: releasing %s's survivors: %v", j.ID, err))
+			}
+		}
+		j.Placement, j.Recover, e.freed = nil, nil, false
 	}
 	j.Reserved, j.Started = e.lc.Reserved, e.lc.PlacedAt
 	j.Evicting, j.EvictAt = e.lc.Evicting(), time.Time{}
@@ -320,6 +405,33 @@ func (m *MemStore) step(e *entry, ev lifecycle.Event) error {
 		return m.stopRanks(e, ev.At)
 	}
 	return nil
+}
+
+// releaseRanks gives back the claims of a job's lost ranks; the job keeps
+// its survivors' (sched.Job.Recover) and waits for the scheduler to place
+// the lost ones next to them. Callers hold mu.
+func (m *MemStore) releaseRanks(e *entry, ranks []int) {
+	j := e.j
+	r := &sched.Recovery{Keep: make([]pool.Claim, len(j.Placement.Ranks))}
+	var give []pool.Claim
+	for i, c := range j.Placement.Ranks {
+		if slices.Contains(ranks, i) {
+			give = append(give, c)
+			r.Keep[i] = pool.Claim{Host: pool.NoDomain}
+			r.Lost = append(r.Lost, i)
+			if !slices.Contains(r.From, c.Host) {
+				r.From = append(r.From, c.Host)
+			}
+			continue
+		}
+		r.Keep[i] = c
+	}
+	if !e.freed {
+		if err := m.pool.Release(give...); err != nil {
+			panic(fmt.Sprintf("state: releasing %s's lost ranks: %v", j.ID, err))
+		}
+	}
+	j.Placement, j.Recover, e.freed = nil, r, false
 }
 
 // Checkpoint records that a running job saved its state at now.
@@ -375,7 +487,7 @@ func (m *MemStore) Apply(plan *sched.Plan, now time.Time) error {
 	for _, a := range plan.Start {
 		e := m.jobs[a.JobID]
 		p := a.Placement
-		e.j.Placement = &p
+		e.j.Placement, e.j.Recover = &p, nil
 		nodes := make([]string, len(p.Ranks))
 		for r, c := range p.Ranks {
 			nodes[r] = m.pool.Topology().Path(c.Host)

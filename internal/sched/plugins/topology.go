@@ -144,3 +144,30 @@ func snapshotEnv(cs *sched.CycleState) ([]place.Running, []place.Pending) {
 	cs.Write(envKey, e)
 	return e.running, e.pending
 }
+
+var _ sched.Replacer = Topology{}
+
+// Replace implements sched.Replacer: the lost ranks of a recovering gang
+// go next to its survivors, spares first, scored by the comm model
+// (place.Placer.DecideSubset).
+func (t Topology) Replace(cs *sched.CycleState, j *sched.Job, st *pool.State) (*pool.Placement, *sched.Status) {
+	var env place.Env
+	if cs != nil {
+		env.Now = cs.Now
+		if cs.HasHostFilters() {
+			env.HostOK = func(h pool.DomainID) bool { return cs.FilterHost(j, st, h).IsSuccess() }
+		}
+	}
+	sub := place.Subset{Keep: j.Recover.Keep, Lost: j.Recover.Lost, From: j.Recover.From, Spares: st.Topology().Spares()}
+	d := t.pl.DecideSubset(PlaceRequest(j), sub, st, env)
+	if cs != nil {
+		cs.Write(DecisionKey(j.ID), d)
+		for _, r := range d.SubsetRecords() {
+			cs.Explain(j.ID, placeRecord(place.Name, r))
+		}
+	}
+	if !d.Placed {
+		return nil, placeStatus(place.Name, d.Status)
+	}
+	return d.Placement, nil
+}
