@@ -15,12 +15,13 @@ import (
 )
 
 // DefaultAddr is where clients look for the server when told nothing else.
-const DefaultAddr = "http://127.0.0.1:7070"
+const DefaultAddr = "https://127.0.0.1:7070"
 
 // Client calls the v1 API of one server. It is safe for concurrent use.
 type Client struct {
-	base string // scheme://host:port, no trailing slash
-	hc   *http.Client
+	base  string // scheme://host:port, no trailing slash
+	hc    *http.Client
+	token string // sent as a bearer token when set
 	// servers is set when the client was given several servers (an HA
 	// cluster): requests go to the one it believes leads (see servers.go).
 	servers *serverList
@@ -278,6 +279,9 @@ func (c *Client) doAt(ctx context.Context, base, method, path, ctype string, bod
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

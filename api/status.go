@@ -17,6 +17,9 @@ var codeStatus = []struct {
 	{CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeUnavailable, http.StatusServiceUnavailable},
 	{CodeNotLeader, http.StatusMisdirectedRequest},
+	{CodeUnauthorized, http.StatusUnauthorized},
+	{CodeForbidden, http.StatusForbidden},
+	{CodeTooManyRequests, http.StatusTooManyRequests},
 	{CodeInternal, http.StatusInternalServerError},
 }
 

@@ -9,14 +9,17 @@ import (
 
 func TestHTTPStatusTable(t *testing.T) {
 	want := map[string]int{
-		CodeBadData:     http.StatusBadRequest,
-		CodeNotFound:    http.StatusNotFound,
-		CodeConflict:    http.StatusConflict,
-		CodeGone:        http.StatusGone,
-		CodeTooLarge:    http.StatusRequestEntityTooLarge,
-		CodeUnavailable: http.StatusServiceUnavailable,
-		CodeInternal:    http.StatusInternalServerError,
-		"no-such-code":  http.StatusInternalServerError,
+		CodeBadData:         http.StatusBadRequest,
+		CodeNotFound:        http.StatusNotFound,
+		CodeConflict:        http.StatusConflict,
+		CodeGone:            http.StatusGone,
+		CodeTooLarge:        http.StatusRequestEntityTooLarge,
+		CodeUnavailable:     http.StatusServiceUnavailable,
+		CodeInternal:        http.StatusInternalServerError,
+		CodeUnauthorized:    http.StatusUnauthorized,
+		CodeForbidden:       http.StatusForbidden,
+		CodeTooManyRequests: http.StatusTooManyRequests,
+		"no-such-code":      http.StatusInternalServerError,
 	}
 	got := map[string]int{}
 	for code := range want {

@@ -261,6 +261,9 @@ type Assignment struct {
 	// Files maps a file name to its content, written into the rank's
 	// working directory before start (e.g. "hccl.json").
 	Files map[string]string `json:"files,omitempty"`
+	// RunAs is the user the rank runs as (its queue's runAs); nil: the
+	// agent's --run-as.
+	RunAs *RunAs `json:"run_as,omitempty"`
 }
 
 // Queue is a tenant queue and its usage.

@@ -36,6 +36,9 @@ type Config struct {
 	// rank's command and its arguments.
 	Shim   []string
 	Logger *slog.Logger
+	// RunAs is the user ranks run as when their assignment names none
+	// (runas.go); nil: the agent's own user.
+	RunAs *api.RunAs
 
 	DefaultInterval time.Duration // heartbeat interval until the server names one; default 2 s
 	DefaultGrace    time.Duration // for assignments without Grace; default 30 s

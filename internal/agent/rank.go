@@ -173,6 +173,20 @@ func (a *Agent) prepare(asg api.Assignment, dir string) (*exec.Cmd, error) {
 	cmd.Env = rankEnv(os.Environ(), own, asg.Env)
 	cmd.Dir = cwd
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cred, err := a.credential(asg) // runas.go: ranks drop to their user
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		own := []string{dir}
+		if rel, err := filepath.Rel(a.cfg.WorkDir, ckpt); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			own = append(own, ckpt) // never chown a directory the spec names elsewhere
+		}
+		if err := chownAll(cred, own...); err != nil {
+			return nil, err
+		}
+		cmd.SysProcAttr.Credential = cred
+	}
 	return cmd, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sort"
@@ -56,18 +57,27 @@ type APIResult struct {
 	Agents             int       `json:"agents"`
 	AgentHeartbeatMs   float64   `json:"agent_heartbeat_ms"`
 	DurableFsyncCommit bool      `json:"durable_fsync_commit"`
+	Auth               bool      `json:"auth"` // TLS, tokens, node certificates and the audit log (api_secure.go)
+	// Commits is the state-file transactions (one fsync each) written
+	// while the submissions ran, RecordsPerCommit their mean size (group
+	// commit) and CommitMeanMs their mean duration.
+	Commits          int     `json:"commits"`
+	RecordsPerCommit float64 `json:"records_per_commit"`
+	CommitMeanMs     float64 `json:"commit_mean_ms"`
 }
 
 // benchServer is an in-process server with four fake agents.
 type benchServer struct {
 	c      *api.Client
+	addr   string
+	srv    *server.Server
 	cancel context.CancelFunc
 	done   chan struct{}
 	wg     sync.WaitGroup
 	dir    string
 }
 
-func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, error) {
+func startBenchServer(ctx context.Context, beat time.Duration, secure bool) (*benchServer, error) {
 	topo, err := pool.Load("bench-pool.yaml", []byte(apiPoolYAML), pool.DefaultCatalog())
 	if err != nil {
 		return nil, err
@@ -76,9 +86,19 @@ func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, er
 	if err != nil {
 		return nil, err
 	}
-	srv, err := server.New(server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: dir,
-		Heartbeat: beat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: dir,
+		Heartbeat: beat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var sec *benchAuth
+	if secure {
+		if sec, err = openBenchAuth(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		cfg.Auth = sec.a
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
+		sec.close()
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -93,10 +113,23 @@ func startBenchServer(ctx context.Context, beat time.Duration) (*benchServer, er
 	go func() {
 		defer close(b.done)
 		srv.Serve(ctx, ln)
+		sec.close()
 	}()
-	b.c, _ = api.NewClient(ln.Addr().String())
-	for i := range 4 {
-		a := &fakeagent.Agent{Client: b.c, Name: fmt.Sprintf("n%d", i), BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
+	names := []string{"n0", "n1", "n2", "n3"}
+	b.addr, b.srv = ln.Addr().String(), srv
+	b.c, _ = api.NewClient(b.addr)
+	agents := map[string]*api.Client{}
+	for _, n := range names {
+		agents[n] = b.c
+	}
+	if secure {
+		if b.c, agents, err = sec.clients(ctx, ln.Addr().String(), names); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	for i, name := range names {
+		a := &fakeagent.Agent{Client: agents[name], Name: name, BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); a.Run(ctx) }()
 	}
@@ -117,16 +150,37 @@ func (b *benchServer) stop() {
 // fresh server, the time from submitting a 32-rank job to seeing it
 // running.
 func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIResult, error) {
+	return APIWith(ctx, n, clients, runs, beat, false)
+}
+
+// APIWith is API with authentication on (secure) or off.
+func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secure bool) (*APIResult, error) {
 	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
 	}
 	res := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
-		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true}
+		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true, Auth: secure}
 
-	b, err := startBenchServer(ctx, beat)
+	b, err := startBenchServer(ctx, beat, secure)
 	if err != nil {
 		return nil, err
 	}
+	// The submitting clients keep their connections, as a fleet of
+	// clients would (Go's default keeps 2 idle per host, so most requests
+	// would dial anew and time TCP setup, not the server).
+	// With authentication the submitter's client already holds one TLS
+	// connection that HTTP/2 multiplexes every client over.
+	sc := b.c
+	if !secure {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = clients
+		defer tr.CloseIdleConnections()
+		if sc, err = api.NewClient(b.addr, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
@@ -143,7 +197,7 @@ func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIRes
 					return
 				}
 				t0 := time.Now()
-				if _, err := b.c.SubmitJob(ctx, one); err != nil {
+				if _, err := sc.SubmitJob(ctx, one); err != nil {
 					errc <- err
 					return
 				}
@@ -153,7 +207,13 @@ func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIRes
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cs := b.srv.CommitStats()
 	b.stop()
+	res.Commits = int(cs.Batches - before.Batches)
+	if res.Commits > 0 {
+		res.RecordsPerCommit = float64(cs.Records-before.Records) / float64(res.Commits)
+		res.CommitMeanMs = ms(cs.Time-before.Time) / float64(res.Commits)
+	}
 	select {
 	case err := <-errc:
 		return nil, fmt.Errorf("submission: %w", err)
@@ -164,7 +224,7 @@ func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIRes
 	res.SubmitP50Ms = ms(lat[n/2])
 	res.SubmitP99Ms = ms(lat[min(n-1, n*99/100)])
 
-	b, err = startBenchServer(ctx, beat)
+	b, err = startBenchServer(ctx, beat, secure)
 	if err != nil {
 		return nil, err
 	}

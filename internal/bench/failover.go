@@ -150,7 +150,8 @@ func StartHACluster(ctx context.Context, exe, dir, etcdDir string, n int, poolFi
 			return nil, err
 		}
 		p := &haProc{listen: ports[i], dataDir: d, argv: append([]string{exe, "server", "--pool", poolFile, "--data-dir", d,
-			"--listen", ports[i], "--etcd", strings.Join(ec.Endpoints(), ",")}, extra...)}
+			"--listen", ports[i], "--etcd", strings.Join(ec.Endpoints(), ","),
+			"--insecure-plaintext"}, extra...)} // HA members serve plain HTTP on loopback (docs/security.md)
 		if err := p.start(); err != nil {
 			c.Stop()
 			return nil, err

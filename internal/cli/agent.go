@@ -24,6 +24,7 @@ func newAgentCmd() *cobra.Command {
 		devices, faultFiles                                       []string
 		grace, healthInterval                                     time.Duration
 		metricsListen, jobMappingDir                              string
+		join, runAs                                               string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -50,7 +51,7 @@ rank's grace period), reports their exits and exits 0; a second signal kills
 the ranks at once. After a crash, the
 next agent with the same --state-dir keeps the node's boot ID and adopts the
 ranks the server still assigns (see docs/agent.md).`,
-		Example: `  qun agent --server http://10.0.0.1:7070 --name node0 --devices fake:910B:8 --state-dir /var/lib/qun/agent`,
+		Example: `  qun agent --server https://10.0.0.1:7070 --join TOKEN --name node0 --devices fake:910B:8 --state-dir /var/lib/qun/agent`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stateDir == "" {
@@ -63,12 +64,17 @@ ranks the server still assigns (see docs/agent.md).`,
 				}
 				name = h
 			}
-			client, err := api.NewClient(server)
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			server, err := agentServerURL(server) // agent_secure.go
 			if err != nil {
-				return badInput("--server: %v", err)
+				return err
+			}
+			ra, err := agentRunAs(runAs)
+			if err != nil {
+				return err
 			}
 			if address == "" {
-				if address, err = localAddressFor(client.Addr()); err != nil {
+				if address, err = localAddressFor(server); err != nil {
 					return badInput("--address not given and %v", err)
 				}
 			} else if net.ParseIP(address) == nil {
@@ -76,7 +82,6 @@ ranks the server still assigns (see docs/agent.md).`,
 					return badInput("--address %q is neither an IP nor a resolvable host name", address)
 				}
 			}
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			faults, err := fault.LoadFiles(faultFiles...)
 			if err != nil {
 				return badInput("--fault-file: %v", err)
@@ -92,6 +97,10 @@ ranks the server still assigns (see docs/agent.md).`,
 			if err != nil {
 				return badInput("--devices: %v", err)
 			}
+			client, id, err := agentClient(cmd.Context(), server, name, stateDir, join, log.With("node", name))
+			if err != nil {
+				return err
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find the qun executable for the rank shim: %w", err)
@@ -101,7 +110,7 @@ ranks the server still assigns (see docs/agent.md).`,
 				Devices: discs, Server: agent.ClientServer{C: client},
 				Shim:   []string{exe, "agent", "rank-shim"},
 				Logger: log, DefaultGrace: grace, HPCJobMappingDir: jobMappingDir,
-				HealthInterval: healthInterval, Faults: faults,
+				HealthInterval: healthInterval, Faults: faults, RunAs: ra,
 			})
 			if err != nil {
 				return err
@@ -120,7 +129,10 @@ ranks the server still assigns (see docs/agent.md).`,
 			})
 			defer release()
 			go func() { <-hurry; a.Hurry() }()
-			log.Info("agent starting", "server", client.Addr(), "name", name, "address", address, "boot_id", a.BootID())
+			if id != nil {
+				go id.RenewLoop(ctx, client)
+			}
+			log.Info("agent starting", "run_as", runAsName(ra), "server", client.Addr(), "name", name, "address", address, "boot_id", a.BootID())
 			if metricsLn != nil {
 				log.Info("metrics listening", "addr", metricsLn.Addr().String())
 				go a.ServeMetrics(ctx, metricsLn)
@@ -129,7 +141,9 @@ ranks the server still assigns (see docs/agent.md).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL, or the URLs of an HA cluster's servers, comma-separated (the agent finds the leader)")
+	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL, or the URLs of an HA cluster's servers, comma-separated (the agent finds the leader; its certificate and CA serve every one)")
+	f.StringVar(&join, "join", "", "join token to enrol with when the state directory holds no valid node certificate (default: $QUN_JOIN_TOKEN)")
+	f.StringVar(&runAs, "run-as", "", "USER[:GROUP] ranks run as unless their queue names one (default: nobody when the agent is root, else the agent's user)")
 	f.StringVar(&name, "name", "", "this node's name: a host of the server's pool (default: the host name)")
 	f.StringArrayVar(&devices, "devices", nil, "device plugins: nvidia, ascend, fake:KIND:COUNT[,KIND:COUNT]; comma list or repeated (default: none)")
 	f.StringVar(&stateDir, "state-dir", "", "directory for the boot ID and the state of running ranks (required)")

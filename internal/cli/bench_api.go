@@ -15,6 +15,8 @@ func newBenchAPICmd() *cobra.Command {
 	var n, clients, runs int
 	var beat time.Duration
 	var cpuprofile string
+	var authOn bool
+	var compare int
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Measure the server's API: submissions per second and 32-rank gang start latency",
@@ -25,7 +27,14 @@ four in-process fake agents (8 chips each), then measure:
                                each acknowledged only once on disk (fsync)
   gang32_submit_to_running_ms  p50 over R runs of the time from submitting a
                                32-rank job to seeing it running, on a fresh
-                               server with the 4 agents heartbeating`,
+                               server with the 4 agents heartbeating
+
+With --auth (the default) the server runs as qun server does: TLS 1.3, the
+clients submit with a submitter token of queue default, the agents enrol
+with join tokens and speak mTLS, and every submission is audited (fsynced).
+--auth=false serves plain HTTP on loopback without authentication.
+--compare-auth R runs both, interleaved R rounds each, and reports the
+medians and the ratios on/off.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
@@ -45,7 +54,13 @@ four in-process fake agents (8 chips each), then measure:
 				}
 				defer pprof.StopCPUProfile()
 			}
-			res, err := bench.API(cmd.Context(), n, clients, runs, beat)
+			if compare < 0 {
+				return badInput("--compare-auth %d: want 0 (off) or a number of rounds", compare)
+			}
+			if compare > 0 {
+				return benchCompareAuth(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
+			}
+			res, err := bench.APIWith(cmd.Context(), n, clients, runs, beat, authOn)
 			if err != nil {
 				return err
 			}
@@ -53,7 +68,7 @@ four in-process fake agents (8 chips each), then measure:
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%d cores, %d agents heartbeating every %v\n", res.Cores, res.Agents, beat)
+			fmt.Fprintf(w, "%d cores, %d agents heartbeating every %v, authentication %s\n", res.Cores, res.Agents, beat, onOff(res.Auth))
 			fmt.Fprintf(w, "submissions: %d from %d clients: %.0f/s (p50 %.2f ms, p99 %.2f ms)\n",
 				res.Submissions, res.Clients, res.SubmissionsPerSec, res.SubmitP50Ms, res.SubmitP99Ms)
 			fmt.Fprintf(w, "32-rank gang submit → running: p50 %.1f ms over %d runs %v\n", res.Gang32SubmitToRun, res.Gang32Runs, res.Gang32AllMs)
@@ -66,5 +81,7 @@ four in-process fake agents (8 chips each), then measure:
 	cmd.Flags().IntVar(&runs, "runs", 5, "32-rank gang runs")
 	cmd.Flags().DurationVar(&beat, "heartbeat", 10*time.Millisecond, "fake agents' heartbeat interval")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
+	cmd.Flags().BoolVar(&authOn, "auth", true, "TLS, tokens, node certificates and the audit log, as qun server; false: plain HTTP on loopback")
+	cmd.Flags().IntVar(&compare, "compare-auth", 0, "run with authentication off and on, interleaved, this many rounds each, and report both and the ratios")
 	return cmd
 }

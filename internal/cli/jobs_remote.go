@@ -20,25 +20,9 @@ import (
 	"github.com/qunhq/qun/internal/pool"
 )
 
-// remote is the --server flag of commands that talk to a server.
-type remote struct{ addr string }
-
-func (r *remote) register(c *cobra.Command) {
-	c.Flags().StringVar(&r.addr, "server", "", "server URL, or an HA cluster's server URLs comma-separated (default: $QUN_ADDR, else "+api.DefaultAddr+")")
-}
-
-// client returns a client for --server, $QUN_ADDR or the default address.
-func (r *remote) client() (*api.Client, error) {
-	addr := r.addr
-	if addr == "" {
-		addr = os.Getenv("QUN_ADDR")
-	}
-	c, err := api.NewClient(addr)
-	if err != nil {
-		return nil, badInput("%v", err)
-	}
-	return c, nil
-}
+// remote is the --server, --token and --ca flags of commands that talk to
+// a server (secure.go).
+type remote struct{ connFlags }
 
 // remoteErr says what really failed in a command that talks to a server at
 // addr, and maps it to the CLI's exit codes:
@@ -362,7 +346,7 @@ func newNodeCmd() *cobra.Command {
 				return err
 			}
 			return renderNodes(w, l.Nodes, jobs.Jobs, time.Now(), out.wide())
-		}))
+		}), newNodeRemoveCmd())
 	addNodeOps(c) // node_ops.go
 	return c
 }

@@ -78,7 +78,7 @@ the same scheduler on real traces.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd(), newSimCmd(), newUsageCmd())
+	root.AddCommand(newPoolCmd(), newJobCmd(), newPlanCmd(), newServerCmd(), newNodeCmd(), newQueueCmd(), newAgentCmd(), newUpCmd(), newBenchCmd(), newSimCmd(), newUsageCmd(), newTokenCmd(), newAuditCmd())
 	return root
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/sched"
 	"github.com/qunhq/qun/internal/sched/plugins"
 	"github.com/qunhq/qun/internal/server"
@@ -25,7 +26,8 @@ type serverFlags struct {
 	queuesFile, profileFile   string
 	nodeTimeout, heartbeat    time.Duration
 	logLevel                  string
-	ha                        haFlags // server_ha.go
+	ha                        haFlags  // server_ha.go
+	sec                       secFlags // server_secure.go
 }
 
 func (f *serverFlags) register(c *cobra.Command) {
@@ -38,6 +40,7 @@ func (f *serverFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.heartbeat, "heartbeat", time.Second, "heartbeat interval agents are told to use")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.ha.register(c)
+	f.sec.register(c)
 }
 
 // config loads the files the flags name into a server configuration.
@@ -67,6 +70,7 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 		}
 	}
 	var queues []sched.Queue
+	var runAs map[string]api.RunAs
 	if f.queuesFile != "" {
 		data, err := os.ReadFile(f.queuesFile)
 		if err != nil {
@@ -75,9 +79,12 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 		if queues, err = server.LoadQueues(f.queuesFile, data); err != nil {
 			return server.Config{}, err
 		}
+		if runAs, err = server.LoadQueueRunAs(f.queuesFile, data); err != nil {
+			return server.Config{}, err
+		}
 	}
 	return server.Config{
-		Pool: topo, Queues: queues, Profile: prof, DataDir: f.dataDir,
+		Pool: topo, Queues: queues, RunAs: runAs, Profile: prof, DataDir: f.dataDir,
 		NodeTimeout: f.nodeTimeout, Heartbeat: f.heartbeat,
 		Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})),
 		Seed:   uint64(time.Now().UnixNano()),
@@ -105,6 +112,16 @@ acknowledged job from the state file.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if f.ha.etcd != "" {
+				if err := f.ha.check(f.listen, f.sec); err != nil { // server_ha.go
+					return err
+				}
+			}
+			closeAuth, err := secureConfig(&cfg, &f.sec, f.listen, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer closeAuth()
 			if f.ha.etcd != "" {
 				return runHAServer(ctx, cfg, f.listen, f.ha)
 			}

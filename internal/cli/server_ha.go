@@ -28,6 +28,39 @@ func (f *haFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.ttl, "lease-ttl", 2*time.Second, "with --etcd: the leader's lease, in whole seconds; a dead leader is replaced after about this long")
 }
 
+// check refuses bad HA flags before anything is opened, and an HA member
+// that would serve TLS: each member keeps its CA, tokens and node
+// certificates in its own data directory (auth.db is a bbolt file one
+// process holds), so a token or node certificate made by one leader would
+// be unknown to the next. Until that state lives in etcd too, HA members
+// serve plain HTTP, on loopback unless --insecure-plaintext-non-loopback
+// says otherwise (docs/security.md).
+func (f *haFlags) check(listen string, sec secFlags) error {
+	if _, err := parseEtcdURLs(f.etcd); err != nil {
+		return err
+	}
+	if f.ttl < time.Second || f.ttl%time.Second != 0 {
+		return badInput("--lease-ttl %v: want whole seconds, at least 1s", f.ttl)
+	}
+	if f.prefix == "" || !strings.HasPrefix(f.prefix, "/") || strings.HasSuffix(f.prefix, "/") {
+		return badInput("--etcd-prefix %q: want a key prefix like /qun (leading slash, no trailing one)", f.prefix)
+	}
+	if u, err := url.Parse(f.advertiseURL(listen)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badInput("--advertise %q: want the API URL clients use, like http://10.0.0.1:7070", f.advertise)
+	}
+	if !sec.plaintext {
+		return badInput("--etcd: HA members do not share their CA, tokens and node certificates yet; run them with --insecure-plaintext (plain HTTP on loopback; see docs/security.md)")
+	}
+	return nil
+}
+
+func (f *haFlags) advertiseURL(listen string) string {
+	if f.advertise == "" {
+		return "http://" + listen
+	}
+	return f.advertise
+}
+
 // parseEtcdURLs checks a comma-separated list of etcd client URLs.
 func parseEtcdURLs(list string) ([]string, error) {
 	var out []string
@@ -43,28 +76,15 @@ func parseEtcdURLs(list string) ([]string, error) {
 }
 
 // runHAServer runs the server as a member of an HA cluster until ctx is
-// done.
+// done; f passed check.
 func runHAServer(ctx context.Context, cfg server.Config, listen string, f haFlags) error {
 	eps, err := parseEtcdURLs(f.etcd)
 	if err != nil {
 		return err
 	}
-	if f.ttl < time.Second || f.ttl%time.Second != 0 {
-		return badInput("--lease-ttl %v: want whole seconds, at least 1s", f.ttl)
-	}
-	if f.prefix == "" || !strings.HasPrefix(f.prefix, "/") || strings.HasSuffix(f.prefix, "/") {
-		return badInput("--etcd-prefix %q: want a key prefix like /qun (leading slash, no trailing one)", f.prefix)
-	}
-	adv := f.advertise
-	if adv == "" {
-		adv = "http://" + listen
-	}
-	if u, err := url.Parse(adv); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return badInput("--advertise %q: want the API URL clients use, like http://10.0.0.1:7070", adv)
-	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (--listen): %w", listen, err)
 	}
-	return ha.Run(ctx, ha.Config{Endpoints: eps, Prefix: f.prefix, Advertise: adv, TTL: f.ttl, Server: cfg, Logger: cfg.Logger}, ln)
+	return ha.Run(ctx, ha.Config{Endpoints: eps, Prefix: f.prefix, Advertise: f.advertiseURL(listen), TTL: f.ttl, Server: cfg, Logger: cfg.Logger}, ln)
 }

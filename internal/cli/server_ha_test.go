@@ -19,11 +19,12 @@ func TestServerHAFlagsBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--etcd", "127.0.0.1:2379"}, `--etcd "127.0.0.1:2379": entry 1`},
-		{[]string{"--etcd", "http://a:1,,http://b:2"}, "entry 2"},
-		{[]string{"--etcd", "http://a:1", "--lease-ttl", "1500ms"}, "--lease-ttl 1.5s"},
-		{[]string{"--etcd", "http://a:1", "--etcd-prefix", "qun/"}, `--etcd-prefix "qun/"`},
-		{[]string{"--etcd", "http://a:1", "--advertise", "nope"}, `--advertise "nope"`},
+		{[]string{"--etcd", "http://a:1"}, "--etcd: HA members do not share their CA, tokens and node certificates yet; run them with --insecure-plaintext"},
+		{[]string{"--etcd", "127.0.0.1:2379", "--insecure-plaintext"}, `--etcd "127.0.0.1:2379": entry 1`},
+		{[]string{"--etcd", "http://a:1,,http://b:2", "--insecure-plaintext"}, "entry 2"},
+		{[]string{"--etcd", "http://a:1", "--lease-ttl", "1500ms", "--insecure-plaintext"}, "--lease-ttl 1.5s"},
+		{[]string{"--etcd", "http://a:1", "--etcd-prefix", "qun/", "--insecure-plaintext"}, `--etcd-prefix "qun/"`},
+		{[]string{"--etcd", "http://a:1", "--advertise", "nope", "--insecure-plaintext"}, `--advertise "nope"`},
 	} {
 		args := append([]string{"server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "d"), "--listen", "127.0.0.1:0"}, c.args...)
 		code, _, stderr := run(t, args...)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -285,19 +286,19 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("cannot listen on %s (--listen): %w", f.listen, err)
 	}
 	ln.Close()
-	base := "http://" + f.listen
-	servers, serverList, stopHA, err := startUpServers(ctx, f, exe, env, poolFile, dataDir, logDir)
+	servers, serverList, stopHA, err := startUpServers(ctx, f, exe, env, poolFile, dataDir, logDir) // up_ha.go
 	if err != nil {
 		return err
 	}
 	defer func() { stopAll(); stopHA() }() // etcd last, once the servers stopped
 	children = append(children, servers...)
 	srv := servers[0]
-	client, err := api.NewClient(serverList)
-	if err != nil {
-		return badInput("--listen: %v", err)
-	}
+	base := strings.SplitN(serverList, ",", 2)[0]
 	deadline := time.Now().Add(f.readyTimeout)
+	client, err := upClient(ctx, deadline, children, dataDir, serverList, f.ha) // up_secure.go
+	if err != nil {
+		return err
+	}
 	if err := waitUp(ctx, deadline, children, func(ctx context.Context) (bool, error) {
 		_, err := client.ListNodes(ctx)
 		return err == nil, nil
@@ -316,21 +317,36 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("metrics ports for the agents: %w", err)
 	}
 	targetsFile := filepath.Join(dataDir, "prometheus-targets.json")
-	if err := writeTargets(targetsFile, f.listen, agentMetrics); err != nil {
+	if err := writeTargets(targetsFile, agentMetrics); err != nil {
+		return err
+	}
+	promFile, err := upPrometheus(ctx, client, dataDir, serverList, targetsFile, f.ha) // up_secure.go
+	if err != nil {
 		return err
 	}
 	for i, name := range names {
+		// A single-use join token enrols the agent; a restarted agent
+		// finds its node certificate in its state directory.
+		// (--ha: the servers serve plain HTTP on loopback, no enrolment.)
+		agentEnv := env
+		if !f.ha {
+			join, err := client.CreateToken(ctx, api.TokenRequest{Name: "qun up " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
+			if err != nil {
+				return fmt.Errorf("create a join token for %s: %w", name, err)
+			}
+			agentEnv = append(slices.Clip(env), "QUN_JOIN_TOKEN="+join.Token)
+		}
 		sv := &agentSup{
-			name: name, logPath: filepath.Join(logDir, name+".log"), env: env,
+			name: name, logPath: filepath.Join(logDir, name+".log"), env: agentEnv,
 			stateDir: filepath.Join(dataDir, "agents", name), delay: f.restartDelay, out: out,
 			argv: []string{exe, "agent",
-				"--server", serverList, "--name", name, "--address", address,
+				"--server", serverList, "--name", name, "--address", address, "--run-as", upRunAs(),
 				"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
 				"--state-dir", filepath.Join(dataDir, "agents", name),
 				"--metrics-listen", agentMetrics[i]},
 			quit: make(chan struct{}), done: make(chan struct{}),
 		}
-		a, err := startChild(name, sv.logPath, env, sv.argv...)
+		a, err := startChild(name, sv.logPath, sv.env, sv.argv...)
 		if err != nil {
 			return err
 		}
@@ -361,6 +377,10 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}); err != nil {
 		return err
 	}
+	dashURL, err := upDashboard(ctx, client, dataDir, base, out, f.ha) // up_secure.go
+	if err != nil {
+		return err
+	}
 	qun, flag := displayName(exe), ""
 	if serverList != api.DefaultAddr {
 		flag = " --server " + serverList
@@ -369,10 +389,15 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	if f.spares > 0 {
 		spareNote = fmt.Sprintf(" + %d spare", f.spares)
 	}
-	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s
-Data, state and logs in %s.
-Metrics: %[9]s/metrics (server), agents at %[10]s;
-Prometheus file_sd targets in %[11]s.
+	secNote := [3]string{"(TLS)", "the CA and admin token in " + dataDir + "/server", "TLS and a token"}
+	if f.ha {
+		secNote = [3]string{"(HA: " + serverList + ", plain HTTP on loopback)", "no tokens: HA servers serve plain HTTP (docs/security.md)", "plain HTTP"}
+	}
+	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s %[14]s
+Data, state and logs in %s; %[15]s.
+%[12]sDashboard: %[13]s
+Metrics: %[9]s/metrics (server: %[16]s), agents at %[10]s;
+a Prometheus scrape config for both in %[11]s.
 
 Next, in another terminal:
   %[7]s job submit%[8]s examples/jobs/allreduce.yaml
@@ -380,7 +405,8 @@ Next, in another terminal:
   %[7]s job logs%[8]s JOB-ID --stream stderr
 
 Ctrl-C stops everything.
-`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), targetsFile)
+`, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), promFile,
+		upConfigHint(dataDir), dashURL, secNote[0], secNote[1], secNote[2])
 
 	// Run until told to stop, or until the server dies. Agents that die
 	// are restarted by their supervisors.

@@ -14,7 +14,8 @@ import (
 // `qun server --etcd` members on a local 3-member etcd cluster (its data
 // in DATA_DIR/etcd, kept across runs). It returns the server children,
 // the server list for clients and agents, and a function that stops etcd
-// (after the servers were stopped).
+// (after the servers were stopped). The one server serves TLS; the HA
+// members serve plain HTTP on loopback (server_ha.go says why).
 func startUpServers(ctx context.Context, f upFlags, exe string, env []string, poolFile, dataDir, logDir string) ([]*child, string, func(), error) {
 	if !f.ha {
 		srv, err := startChild("server", filepath.Join(logDir, "server.log"), env, exe, "server",
@@ -23,7 +24,7 @@ func startUpServers(ctx context.Context, f upFlags, exe string, env []string, po
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return []*child{srv}, "http://" + f.listen, func() {}, nil
+		return []*child{srv}, "https://" + f.listen, func() {}, nil
 	}
 	ec, err := etcdlocal.Start(ctx, filepath.Join(dataDir, "etcd"), 3)
 	if err != nil {
@@ -45,7 +46,8 @@ func startUpServers(ctx context.Context, f upFlags, exe string, env []string, po
 	for i, l := range listens {
 		c, err := startChild("server", filepath.Join(logDir, fmt.Sprintf("server%d.log", i)), env, exe, "server",
 			"--pool", poolFile, "--data-dir", filepath.Join(dataDir, fmt.Sprintf("server%d", i)), "--listen", l,
-			"--node-timeout", f.nodeTimeout.String(), "--etcd", strings.Join(ec.Endpoints(), ","))
+			"--node-timeout", f.nodeTimeout.String(), "--etcd", strings.Join(ec.Endpoints(), ","),
+			"--insecure-plaintext") // HA members share no CA or tokens yet (docs/security.md)
 		if err != nil {
 			for _, s := range servers {
 				s.stop(f.stopTimeout, nil)

@@ -35,13 +35,11 @@ type promTargets struct {
 	Labels  map[string]string `json:"labels"`
 }
 
-// writeTargets writes the server and agent metrics addresses in
-// Prometheus's file-based service discovery format, so that a Prometheus
-// with `file_sd_configs: [{files: [DATA_DIR/prometheus-targets.json]}]`
-// scrapes the whole local pool.
-func writeTargets(path, server string, agents []string) error {
+// writeTargets writes the agents' metrics addresses in Prometheus's
+// file-based service discovery format; DATA_DIR/prometheus.yml
+// (up_secure.go) scrapes them with the server, which needs TLS and a token.
+func writeTargets(path string, agents []string) error {
 	data, err := json.MarshalIndent([]promTargets{
-		{Targets: []string{server}, Labels: map[string]string{"job": "qun-server"}},
 		{Targets: agents, Labels: map[string]string{"job": "qun-agent"}},
 	}, "", "  ")
 	if err != nil {

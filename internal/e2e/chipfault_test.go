@@ -40,16 +40,14 @@ func TestChipFaultThroughTheHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "200ms")
+	c := secureClient(t, base, filepath.Join(dir, "server"), "")
+	useServerCreds(t, filepath.Join(dir, "server"))
 	state := filepath.Join(dir, "agent")
-	start(t, "agent", nil, qun, "agent", "--server", base, "--name", "n0", "--address", "127.0.0.1",
-		"--devices", "fake:H100:2", "--state-dir", state, "--health-interval", "100ms")
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	start(t, "agent", append(os.Environ(), "QUN_JOIN_TOKEN="+joinToken(t, c)), qun, "agent", "--server", base, "--name", "n0", "--address", "127.0.0.1",
+		"--devices", "fake:H100:2", "--state-dir", state, "--health-interval", "100ms", "--run-as", ownUser())
 	waitNodes(t, c, 1, 30*time.Second)
 
 	sleeper := func(name string) string {

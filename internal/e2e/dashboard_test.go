@@ -64,12 +64,13 @@ type browser struct {
 	bytes    map[string]float64 // by URL path and query
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, base string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{t: t, base: base, urls: map[network.RequestID]string{}, bytes: map[string]float64{}}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(b.event))
@@ -217,12 +218,12 @@ func fnum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // upWithJobs starts `qun up` (4 nodes × 8 fake 910B) with a running, a
 // pending and a failed job, and one restarted after a preemption.
-func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, failed, restarted string) {
+func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pending, failed, restarted string) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
-	data := t.TempDir()
+	data = t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base = "http://" + listen
+	base = "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
 		select {
@@ -232,10 +233,7 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 		}
 		return strings.Contains(up.output(), "Qun is up"), up.output()
 	})
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = upCreds(t, data, base)
 	waitNodes(t, c, 4, 10*time.Second)
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -259,7 +257,7 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 	// 32 chips: never free while the training job runs.
 	pending = submit(t, qun, base, write("big", "queue: prod\nchips: 32\ncommand: [qun-allreduce]\n"))
 	waitJob(t, c, pending, 20*time.Second, func(j *api.Job) bool { return j.State == api.JobPending && j.Reason != "" })
-	return base, c, running, pending, failed, restarted
+	return base, data, c, running, pending, failed, restarted
 }
 
 // TestDashboardInChromium loads every view of the dashboard in headless
@@ -267,9 +265,10 @@ func upWithJobs(t *testing.T) (base string, c *api.Client, running, pending, fai
 // view draws without a console error, and its numbers equal the API's.
 func TestDashboardInChromium(t *testing.T) {
 	chromiumPath(t)
-	base, c, running, pending, failed, restarted := upWithJobs(t)
+	base, data, c, running, pending, failed, restarted := upWithJobs(t)
 	ctx := context.Background()
-	b := newBrowser(t, base)
+	b := secureBrowser(t, base, filepath.Join(data, "server"))
+	b.loginUp(data) // secure_dashboard_test.go
 	dir := shotDir(t)
 	var shots []string
 
@@ -533,18 +532,17 @@ func TestDashboardSuperClusterMap(t *testing.T) {
 	chromiumPath(t)
 	bin := binaries(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	base := "https://" + listen
 	pool := filepath.Join(repoRoot, "examples", "pools", "atlas950-supercluster.yaml")
-	start(t, "qun-server", nil, filepath.Join(bin, "qun"), "server", "--pool", pool, "--data-dir", t.TempDir(), "--listen", listen)
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := t.TempDir()
+	start(t, "qun-server", nil, filepath.Join(bin, "qun"), "server", "--pool", pool, "--data-dir", data, "--listen", listen)
+	c := secureClient(t, base, data, "")
 	eventually(t, 60*time.Second, "the server to answer", func() (bool, string) {
 		_, err := c.ListNodes(context.Background())
 		return err == nil, fmt.Sprint(err)
 	})
-	b := newBrowser(t, base)
+	b := secureBrowser(t, base, data)
+	b.loginToken(c)    // secure_dashboard_test.go
 	b.open("overview") // warm the browser; the page and the pool summary are not the map's
 	b.take()
 

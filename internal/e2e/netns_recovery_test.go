@@ -141,18 +141,16 @@ func TestTorchDDPRecoversOnTheSpare(t *testing.T) {
 	}()
 
 	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), freePort(t, net.bridgeAddr()))
-	base := "http://" + listen
+	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "3s", "--heartbeat", "1s")
+	c := secureClient(t, base, filepath.Join(dir, "server"), "")
+	useServerCreds(t, filepath.Join(dir, "server"))
 	stateDir := func(node string) string { return filepath.Join(dir, "agents", node) }
 	for k := 1; k <= 4; k++ {
 		node := fmt.Sprintf("node%d", k-1)
-		start(t, "agent-"+node, nil, "ip", "netns", "exec", net.ns(k), qun, "agent", "--server", base, "--name", node,
-			"--address", net.addr(k), "--devices", "fake:910B:1", "--state-dir", stateDir(node))
-	}
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
+		start(t, "agent-"+node, append(os.Environ(), "QUN_JOIN_TOKEN="+joinToken(t, c)), "ip", "netns", "exec", net.ns(k), qun, "agent", "--server", base, "--name", node,
+			"--address", net.addr(k), "--devices", "fake:910B:1", "--state-dir", stateDir(node), "--run-as", ownUser())
 	}
 	waitNodes(t, c, 4, 60*time.Second)
 

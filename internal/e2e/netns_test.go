@@ -84,24 +84,22 @@ func TestGangAcrossNetworkNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), freePort(t, net.bridgeAddr()))
-	base := "http://" + listen
+	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "500ms")
+	c := secureClient(t, base, filepath.Join(dir, "server"), "")
+	useServerCreds(t, filepath.Join(dir, "server"))
 
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	stateDir := func(node string) string { return filepath.Join(dir, "agents", node) }
 	agentArgv := func(k int) []string {
 		node := fmt.Sprintf("node%d", k-1)
 		return []string{"ip", "netns", "exec", net.ns(k), qun, "agent", "--server", base, "--name", node,
-			"--address", net.addr(k), "--devices", "fake:910B:1", "--state-dir", stateDir(node)}
+			"--address", net.addr(k), "--devices", "fake:910B:1", "--state-dir", stateDir(node), "--run-as", "root"}
 	}
 	agents := map[string]*proc{}
 	for k := 1; k <= 3; k++ {
-		agents[fmt.Sprintf("node%d", k-1)] = start(t, fmt.Sprintf("agent%d", k), env, agentArgv(k)...)
-	}
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
+		agents[fmt.Sprintf("node%d", k-1)] = start(t, fmt.Sprintf("agent%d", k), append(env, "QUN_JOIN_TOKEN="+joinToken(t, c)), agentArgv(k)...)
 	}
 	for _, n := range waitNodes(t, c, 3, 60*time.Second) {
 		var k int

@@ -76,7 +76,7 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	base := "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen, "--nodes", "2", "--chips", "4", "--build-workloads=false")
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
 		select {
@@ -86,14 +86,18 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 		}
 		return strings.Contains(up.output(), "Qun is up"), up.output()
 	})
-	targets := filepath.Join(data, "prometheus-targets.json")
-	if !strings.Contains(up.output(), targets) {
-		t.Errorf("qun up does not print its Prometheus targets file %s:\n%s", targets, up.output())
+	// qun up's scrape config: the server over TLS with a reader token of
+	// its own, the agents from the file_sd targets.
+	scrape := filepath.Join(data, "prometheus.yml")
+	if !strings.Contains(up.output(), scrape) {
+		t.Errorf("qun up does not print its Prometheus config %s:\n%s", scrape, up.output())
 	}
-	c, err := api.NewClient(base)
+	scrapeCfg, err := os.ReadFile(scrape)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := upCreds(t, data, base)
+	metricsNeedToken(t, base, data) // secure_helpers_test.go
 	dir := t.TempDir()
 	var ids []string
 	for i, chips := range []int{4, 2, 4} {
@@ -111,15 +115,10 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 	waitJob(t, c, ids[2], 30*time.Second, func(j *api.Job) bool { return j.State == api.JobPending && j.ReasonCode != "" })
 
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`global:
+	if err := os.WriteFile(cfg, append([]byte(`global:
   scrape_interval: 1s
   evaluation_interval: 1s
-scrape_configs:
-  - job_name: qun
-    file_sd_configs:
-      - files: [%q]
-        refresh_interval: 1s
-`, targets)), 0o644); err != nil {
+`), scrapeCfg...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	promAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))

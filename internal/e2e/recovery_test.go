@@ -76,7 +76,7 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	base := "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen,
 		"--nodes", "2", "--chips", "1", "--spares", "1", "--restart-delay", "1s", "--node-timeout", "30s")
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -90,10 +90,7 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 	if !strings.Contains(up.output(), "2 nodes + 1 spare × 1 910B") {
 		t.Errorf("qun up output does not count the spare:\n%s", up.output())
 	}
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := upCreds(t, data, base)
 	nodes := waitNodes(t, c, 3, 10*time.Second)
 	if len(nodes) != 3 || nodes[2].Name != "spare0" {
 		t.Fatalf("nodes %+v: want node0, node1, spare0", nodes)

@@ -21,7 +21,7 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	base := "http://" + listen
+	base := "https://" + listen
 
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -42,10 +42,8 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	if strings.Contains(out, "building") {
 		t.Errorf("qun up built the workload although qun-allreduce is next to qun:\n%s", out)
 	}
-	c, err := api.NewClient(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := secureClient(t, base, filepath.Join(data, "server"), "")
+	t.Setenv("QUN_CONFIG", filepath.Join(data, "client.json")) // the CLI finds the server, CA and token there
 	nodes := waitNodes(t, c, 4, 5*time.Second)
 	if len(nodes) != 4 {
 		t.Errorf("%d nodes, want 4", len(nodes))
@@ -100,4 +98,5 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "pool.yaml")); err != nil {
 		t.Errorf("generated pool file: %v", err)
 	}
+	upLeaksNoSecret(t, data, up) // secure_helpers_test.go
 }

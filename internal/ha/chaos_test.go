@@ -72,7 +72,7 @@ func serveChaosMember() error {
 		Server: server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: env("DATA"), Logger: log,
 			NodeTimeout: 6 * time.Second, Heartbeat: 200 * time.Millisecond, Seed: uint64(time.Now().UnixNano())}}
 	if env("PLANT") == "ack-before-commit" {
-		cfg.WrapStore = func(s state.RecordStore) state.RecordStore { return &ackBeforeCommit{RecordStore: s} }
+		cfg.WrapStore = func(s state.Durable) state.Durable { return &ackBeforeCommit{Durable: s} }
 	}
 	ln, err := net.Listen("tcp", env("LISTEN"))
 	if err != nil {
@@ -83,30 +83,27 @@ func serveChaosMember() error {
 	return ha.Run(ctx, cfg, ln)
 }
 
-// ackBeforeCommit is the planted bug: it answers a job creation at once
-// and writes the record a second later, so a leader killed in between has
-// acknowledged a submission that no other server will ever see.
+// ackBeforeCommit is the planted bug: every batch of the group commit is
+// reported durable at once and written a second later (in order), so a
+// leader killed in between has acknowledged submissions that no other
+// server will ever see.
 type ackBeforeCommit struct {
-	state.RecordStore
-	mu  sync.Mutex
-	seq uint64
+	state.Durable
+	once  sync.Once
+	queue chan state.Records
 }
 
-func (a *ackBeforeCommit) CreateJob(build func(uint64) (string, []byte, error)) error {
-	a.mu.Lock()
-	if a.seq == 0 {
-		a.seq, _ = a.RecordStore.JobSequence()
-	}
-	a.seq++
-	k, v, err := build(a.seq)
-	a.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	go func() {
-		time.Sleep(time.Second)
-		a.RecordStore.CreateJob(func(uint64) (string, []byte, error) { return k, v, nil })
-	}()
+func (a *ackBeforeCommit) Commit(r state.Records) error {
+	a.once.Do(func() {
+		a.queue = make(chan state.Records, 1<<16)
+		go func() {
+			for r := range a.queue {
+				time.Sleep(time.Second)
+				a.Durable.Commit(r)
+			}
+		}()
+	})
+	a.queue <- r
 	return nil
 }
 

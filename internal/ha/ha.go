@@ -57,7 +57,7 @@ type Config struct {
 	Logger *slog.Logger
 	// WrapStore, when set, wraps the leader's record store (tests plant
 	// faults with it).
-	WrapStore func(state.RecordStore) state.RecordStore
+	WrapStore func(state.Durable) state.Durable
 	// OnLead, when set, is called with the epoch each time this member
 	// becomes leader and its server has started.
 	OnLead func(epoch int64)
@@ -218,7 +218,7 @@ func (m *member) term(ctx context.Context, mirror *state.EtcdMirror) error {
 	if err := es.Commit(state.Records{Server: map[string][]byte{"leader": []byte(m.cfg.Advertise + " " + strconv.FormatInt(epoch, 10))}}); err != nil {
 		return fmt.Errorf("first write as leader: %w", err)
 	}
-	var store state.RecordStore = es
+	var store state.Durable = es
 	if m.cfg.WrapStore != nil {
 		store = m.cfg.WrapStore(store)
 	}
@@ -230,7 +230,7 @@ func (m *member) term(ctx context.Context, mirror *state.EtcdMirror) error {
 		return fmt.Errorf("start the server as leader: %w", err)
 	}
 	srv.Start()
-	m.setHandler(leaderOnly(guard.check, srv.Handler()))
+	m.setHandler(leaderOnly(guard.check, srv.APIHandler()))
 	self := m.cfg.Advertise
 	m.leader.Store(&self)
 	m.log.Info("leading", "epoch", epoch, "recovered_in", time.Since(start).Round(time.Millisecond))

@@ -53,7 +53,7 @@ func (p *serverProc) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	c, _ := api.NewClient(p.listen)
+	c := p.client()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if _, err := c.Pool(context.Background()); err == nil {
 			return
@@ -87,7 +87,7 @@ func TestCrashRecovery(t *testing.T) {
 	p := &serverProc{t: t, bin: testbin.Build(t, "github.com/qunhq/qun/cmd/qun", "qun"), dir: dir, listen: freePort(t)}
 	p.start()
 	defer func() { p.stop() }()
-	c, _ := api.NewClient(p.listen)
+	c := p.client()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -1,38 +1,64 @@
 // Package server is Qun's control plane: the v1 HTTP API (handlers.go, with
 // every error turned into an HTTP status in httperr.go through
 // api.HTTPStatus), the jobs, nodes and allocations it keeps in memory, the
-// state file that makes them durable (a state.Bolt, DATA_DIR/state.db), the
-// scheduling loop and the node-liveness reconciler. `qun server` and `qun up`
-// build one from a Config; tests build one on a temporary directory and a fake
-// Clock.
+// store that makes them durable (a state.Durable: by default a state.Bolt,
+// DATA_DIR/state.db), the scheduling loop and the node-liveness reconciler.
+// `qun server` and `qun up` build one from a Config; tests build one on a
+// temporary directory and a fake Clock.
 //
 // # The lock and the commit rule
 //
 // One mutex, Server.mu, guards all in-memory state: the job and node records,
-// the allocation state (a pool.State), the fair-share history and the sets of
-// records changed since the last write (dirtyJobs, dirtyNodes). Every
-// operation that changes something takes mu, changes memory, marks what it
-// changed with touch or touchNode and calls commit before it releases mu and
-// before it answers. commit writes every marked record (and the fair-share history,
-// whenever it writes anything else and on its own at most once a minute) in
-// one bbolt transaction, which is fsynced when it returns. So no request ever
-// observes a change that is not yet on disk, and an answer that reports a
-// change is sent after the change is durable. The price is that the fsync
-// happens under mu: heartbeats and other requests wait for it.
+// the jobs indexed by node (byNode), the allocation state (a pool.State), the
+// fair-share history and the sets of records changed since the last batch
+// (dirtyJobs, dirtyNodes, dirtyKeys). Every operation that changes something
+// takes mu, changes memory, marks what it changed (touch, touchIfDurable,
+// touchRank, touchNode) and calls queue, which returns the generation of the
+// newest change in memory; it then releases mu and waits (await) until that
+// generation is durable before it answers. A read takes the generation with
+// observed and waits the same way, so no answer reports, and no agent is
+// told, anything that is not on disk. A read of one job, and a heartbeat
+// that changed nothing durable, wait only for the newest mark of what they
+// read (observedMark: the job's, or the node's, which every change to the
+// node or to a job placed on it advances), so a burst of submissions does
+// not hold up the heartbeats of nodes it does not touch.
 //
-// There is one exception. Submit validates the spec without the lock and
-// writes the new job with Bolt.CreateJob without holding mu, so that
-// concurrent submissions share one transaction (bbolt's batch, group
-// commit); only once that is durable does it take mu to add the job to
-// memory. A job is therefore invisible to every reader until it is on disk.
+// Writing is group commit (commit.go): one committer goroutine takes mu just
+// long enough to encode every marked record and clear the marks, releases
+// it, writes the batch with one Durable.Commit (one bbolt transaction, one
+// fsync), publishes the batch's generation and starts on the next batch,
+// which holds whatever was marked meanwhile. No I/O happens under mu, so
+// heartbeats and the scheduler never wait for the disk, only their own
+// answers do. Batches are written in order, one at a time.
 //
 // If a commit fails, memory is ahead of disk: the server marks itself broken
-// (logged once at error level) and answers every later request with
-// CodeUnavailable. A restart recovers from the file (New, recover), which
-// holds only what cannot be rebuilt: jobs, nodes and the fair-share history.
-// Allocations are rebuilt from the jobs' placements; nodes get a full
+// (logged once at error level) before any waiter learns of it; the requests
+// of that batch and of every later one get CodeUnavailable, reads included
+// (their generation is never published). A restart recovers from the store
+// (New, recover), which holds only what cannot be rebuilt.
+//
+// # Durable and soft state
+//
+// Durable: jobs (spec, lifecycle state and attempt history, placement, usage
+// spans), the end of each rank of a job's current attempt (its own record,
+// JOBID/ATTEMPT/RANK, beside the job's; deleted when the attempt ends), nodes
+// (registration, lost or removed) and the fair-share history. Soft, kept in
+// memory only and told again by the agents: rank liveness and statuses short
+// of an exit (handed out, up, gone, PID, start time) and heartbeat times. A
+// job's record is rewritten only when a durable fact of it changes
+// (touchIfDurable compares the durable projection, durableOf), never for a
+// rank's status, so a heartbeat that changes only soft state writes nothing,
+// and a rank's exit writes a record of a few hundred bytes whatever the size
+// of its gang. After a restart a placed job's ranks without an end record
+// are starting and possibly live until their node's next heartbeat;
+// allocations are rebuilt from the jobs' placements; nodes get a full
 // NodeTimeout before they can be declared lost again. Rank logs are plain
 // files under DATA_DIR/logs, outside the state file (logs.go).
+//
+// The placed jobs are indexed by node (index.go: addPlaced, dropPlaced,
+// placedOn): a heartbeat, a node loss or an unhealthy device costs what the
+// node runs, not what the pool runs. Code that changes a job's claims calls
+// addPlaced again.
 //
 // Methods whose comment says "Callers hold mu" must be called with mu held.
 //
@@ -45,8 +71,9 @@
 // plan with state.ApplyToPool, the verifier the simulator shares, which
 // re-checks every claim against the newest state and takes all of the plan or
 // none of it. A plan that conflicts is retried without its starts (its
-// evictions and reservations still go ahead); the records it changes are
-// committed in one transaction.
+// evictions and reservations still go ahead); the records it changes go into
+// the next batch, which the cycle waits for before the loop spaces the next
+// one. The pending jobs are sorted after mu is released.
 //
 // Only one goroutine may call Cycle at a time. After Start, that goroutine is
 // the scheduling loop (loop.go): it runs a cycle whenever something triggers
@@ -65,7 +92,8 @@
 //     Reconcile, which marks each ready node lost whose last heartbeat is
 //     older than Config.NodeTimeout and fails the jobs with ranks on it.
 //     Removing a node (RemoveNode) does the same at once.
-//   - Heartbeat reconciles one node's ranks: each report moves its rank
+//   - Heartbeat (the entry point of every agent report, whatever the
+//     transport) reconciles one node's ranks: each report moves its rank
 //     through starting, running and exited, the job moves with its ranks
 //     (starting → running → succeeded or failed; stopping → its target once
 //     every rank has stopped), and the answer lists every rank the node

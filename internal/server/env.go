@@ -34,6 +34,7 @@ func (s *Server) buildAssignments(j *jobRec) {
 			JobID: j.ID, Attempt: j.Attempt, Rank: r,
 			Command: j.spec.Command, Args: j.spec.Args, Env: env, Workdir: j.spec.Workdir,
 			CheckpointDir: j.spec.Checkpoint.Dir, Devices: rp.Devices, Grace: api.Duration(grace), Files: files,
+			RunAs: s.runAs(j.Queue),
 		}
 	}
 }

@@ -148,3 +148,20 @@ func FuzzDecodeCordon(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRank checks the decoder of stored rank ends never panics and
+// accepts only canonical keys (the key rankKey writes) with a status.
+func FuzzDecodeRank(f *testing.F) {
+	f.Add("j-000001/0/7", []byte(`{"rank":7,"node":"n0","state":"exited","exit_code":0}`))
+	f.Add("j-000001/01/+7", []byte(`{}`))
+	f.Add("j/-1/2/3", []byte(`null`))
+	f.Fuzz(func(t *testing.T, key string, v []byte) {
+		r, err := decodeRank(key, v)
+		if err != nil {
+			return
+		}
+		if !isRankKey(key) || rankKey(r.job, r.attempt, r.rank) != key || r.attempt < 0 || r.rank < 0 {
+			t.Fatalf("accepted key %q as %+v", key, r)
+		}
+	})
+}

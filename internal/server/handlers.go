@@ -14,6 +14,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, f func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := s.serving(); err != nil {
+				writeError(w, r, s.log, err) // memory may hold what the disk does not
+				return
+			}
 			if err := f(w, r); err != nil {
 				writeError(w, r, s.log, err)
 			}
@@ -37,8 +41,8 @@ func (s *Server) Handler() http.Handler {
 	h("POST /v1/jobs/{id}/logs", s.handleAppendLogs)
 	h("POST /v1/nodes", s.handleRegister)
 	h("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, s.Nodes())
-		return nil
+		v, err := s.Nodes()
+		return reply(w, http.StatusOK, v, err)
 	})
 	h("DELETE /v1/nodes/{name}", func(w http.ResponseWriter, r *http.Request) error {
 		v, err := s.RemoveNode(r.PathValue("name"))
@@ -49,8 +53,8 @@ func (s *Server) Handler() http.Handler {
 		h("POST /v1/nodes/{name}/"+op, s.handleNodeOp(op)) // nodeops.go
 	}
 	h("GET /v1/queues", func(w http.ResponseWriter, r *http.Request) error {
-		writeJSON(w, http.StatusOK, s.QueueList())
-		return nil
+		v, err := s.QueueList()
+		return reply(w, http.StatusOK, v, err)
 	})
 	h("GET /v1/pool", func(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, s.cfg.Pool.Summarize())
@@ -172,9 +176,16 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) error {
 // QueueList returns the queues with their usage: declared queues, every
 // queue a job names and every queue with fair-share history (decayed usage
 // as of the last scheduling cycle).
-func (s *Server) QueueList() api.QueueList {
+func (s *Server) QueueList() (api.QueueList, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out := s.queueList()
+	want := s.observed()
+	s.mu.Unlock()
+	return out, s.await(want)
+}
+
+// queueList is QueueList under mu.
+func (s *Server) queueList() api.QueueList {
 	t := s.cfg.Pool
 	qs := map[string]*api.Queue{}
 	get := func(name string) *api.Queue {

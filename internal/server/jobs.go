@@ -72,33 +72,29 @@ func (s *Server) Submit(data []byte) (api.Job, error) {
 		return api.Job{}, err
 	}
 	s.mu.Lock()
-	err = s.usable()
-	now := s.clock.Now()
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
 		return api.Job{}, err
 	}
-	var rec *jobRec
-	err = s.store.CreateJob(func(seq uint64) (string, []byte, error) {
-		rec = &jobRec{Seq: seq, spec: spec, LC: lifecycle.New(spec.RestartPolicy)}
-		rec.Job = api.Job{ID: jobID(seq), Name: spec.Name, Queue: spec.Queue, Priority: spec.Priority,
-			State: api.JobPending, Spec: raw, SubmittedAt: now}
-		data, err := encodeJob(rec)
-		return rec.ID, data, err
-	})
-	if err != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return api.Job{}, s.fail(err)
-	}
+	// The job is numbered and added to memory at once and written by the
+	// next batch with every other change queued by then (group commit);
+	// the answer waits for that batch.
+	now := s.clock.Now()
+	s.lastSeen++
+	rec := &jobRec{Seq: s.lastSeen, spec: spec, LC: lifecycle.New(spec.RestartPolicy)}
+	rec.Job = api.Job{ID: jobID(rec.Seq), Name: spec.Name, Queue: spec.Queue, Priority: spec.Priority,
+		State: api.JobPending, Spec: raw, SubmittedAt: now}
 	rec.sj = schedJob(rec)
-	s.mu.Lock()
 	s.jobs[rec.ID] = rec
 	s.active[rec.ID] = rec
-	s.lastSeen = max(s.lastSeen, rec.Seq)
+	s.touch(rec)
 	out := publicJob(rec)
+	want := s.queue()
 	s.mu.Unlock()
-	s.trigger()
+	s.trigger() // a placement is written after the job, never before
+	if err := s.await(want); err != nil {
+		return api.Job{}, err
+	}
 	return out, nil
 }
 
@@ -111,7 +107,6 @@ func (s *Server) Jobs(state api.JobState, queue string) (api.JobList, error) {
 			Message: fmt.Sprintf("%q is not a job state (allowed: pending, starting, running, stopping, recovering, succeeded, failed, cancelled)", state)}}}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var recs []*jobRec
 	for _, j := range s.jobs {
 		if (state == "" || j.State == state) && (queue == "" || j.Queue == queue) {
@@ -123,25 +118,56 @@ func (s *Server) Jobs(state api.JobState, queue string) (api.JobList, error) {
 	for i, j := range recs {
 		out.Jobs[i] = publicJob(j)
 	}
+	want := s.observed()
+	s.mu.Unlock()
+	if err := s.await(want); err != nil {
+		return api.JobList{}, err
+	}
 	return out, nil
 }
 
 // Job returns one job.
 func (s *Server) Job(id string) (api.Job, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.readable(); err != nil {
+		s.mu.Unlock()
+		return api.Job{}, err
+	}
+	var out api.Job
 	j, ok := s.jobs[id]
+	want := s.observed()
+	if ok {
+		out = publicJob(j)
+		want = s.observedMark(j.want) // only this job's batches
+	}
+	s.mu.Unlock()
+	if err := s.await(want); err != nil {
+		return api.Job{}, err
+	}
 	if !ok {
 		return api.Job{}, errorf(api.CodeNotFound, "no job %q", id)
 	}
-	return publicJob(j), nil
+	return out, nil
 }
 
 // Cancel cancels a job: a pending one at once, a placed one once its ranks
 // have stopped (it is stopping until then).
 func (s *Server) Cancel(id string) (api.Job, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out, err := s.cancel(id)
+	want := s.queue()
+	s.mu.Unlock()
+	if err == nil {
+		s.trigger()
+	}
+	if err := s.answer(want, err); err != nil {
+		return api.Job{}, err
+	}
+	return out, nil
+}
+
+// cancel is Cancel under mu.
+func (s *Server) cancel(id string) (api.Job, error) {
 	if err := s.usable(); err != nil {
 		return api.Job{}, err
 	}
@@ -153,17 +179,23 @@ func (s *Server) Cancel(id string) (api.Job, error) {
 		return api.Job{}, errorf(api.CodeConflict, "job %s has already %s", id, j.State)
 	}
 	s.step(j, lifecycle.Event{Kind: lifecycle.EvCancelled, At: s.clock.Now()})
-	if err := s.commit(); err != nil {
-		return api.Job{}, err
-	}
-	s.trigger()
 	return publicJob(j), nil
 }
 
 // Explain returns why a job is placed or pending.
 func (s *Server) Explain(id string) (api.Explanation, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	ex, err := s.explain(id)
+	want := s.observed()
+	s.mu.Unlock()
+	if err := s.answer(want, err); err != nil {
+		return api.Explanation{}, err
+	}
+	return ex, nil
+}
+
+// explain is Explain under mu.
+func (s *Server) explain(id string) (api.Explanation, error) {
 	j, ok := s.jobs[id]
 	if !ok {
 		return api.Explanation{}, errorf(api.CodeNotFound, "no job %q", id)
@@ -197,7 +229,7 @@ func (s *Server) place(j *jobRec, claims []pool.Claim, now time.Time) {
 	for r, c := range claims {
 		nodes[r] = s.cfg.Pool.Path(c.Host)
 	}
-	s.placed[j.ID] = j
+	s.addPlaced(j)
 	s.step(j, lifecycle.Event{Kind: lifecycle.EvPlaced, At: now, Nodes: nodes})
 	s.openUsage(j, now)
 }
@@ -212,6 +244,6 @@ func (s *Server) release(j *jobRec) {
 		s.log.Error("releasing an allocation failed", "job", j.ID, "err", err)
 	}
 	j.claims, j.assign = nil, nil
-	delete(s.placed, j.ID)
+	s.dropPlaced(j)
 	s.trigger()
 }

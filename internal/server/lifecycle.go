@@ -12,7 +12,8 @@ import (
 )
 
 // step applies one lifecycle event to a job and carries out its actions;
-// the job is marked for the next commit when it changed. Callers hold mu.
+// the job is marked for the next batch when a durable fact of it changed.
+// Callers hold mu.
 func (s *Server) step(j *jobRec, ev lifecycle.Event) {
 	a, err := j.LC.Apply(ev)
 	if err != nil {
@@ -42,7 +43,7 @@ func (s *Server) act(j *jobRec, a lifecycle.Actions) {
 		for r, rp := range j.Placement {
 			j.Ranks[r] = api.RankStatus{Rank: r, Node: rp.Node, State: api.RankStarting}
 		}
-		s.placed[j.ID] = j
+		s.addPlaced(j)
 	}
 	if a.Place != nil {
 		s.trigger()
@@ -59,7 +60,7 @@ func (s *Server) act(j *jobRec, a lifecycle.Actions) {
 		delete(s.active, j.ID)
 		s.log.Info("job finished", "job", j.ID, "state", j.State, "reason", j.Reason)
 	}
-	s.touch(j)
+	s.touchIfDurable(j) // rank liveness alone is soft
 }
 
 // releaseRanks gives back the claims of the lost ranks of a job whose
@@ -82,7 +83,7 @@ func (s *Server) releaseRanks(j *jobRec, ranks []int) {
 		s.log.Error("releasing lost ranks failed", "job", j.ID, "err", err)
 	}
 	j.assign = nil
-	delete(s.placed, j.ID)
+	s.dropPlaced(j)
 	s.trigger()
 }
 

@@ -55,17 +55,27 @@ func (s *Server) Cycle() {
 	now := s.clock.Now()
 	snap := s.snapshot(now)
 	s.mu.Unlock()
+	// Sorted outside mu (the queue can be long): the snapshot shares
+	// nothing the server mutates.
+	slices.SortFunc(snap.Pending, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
 	plan, ex := sched.Schedule(snap, now, s.rng, s.cfg.Profile)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.usable() != nil {
+		s.mu.Unlock()
 		return
 	}
 	s.apply(plan, ex, now)
+	want := s.queue()
+	s.mu.Unlock()
+	// The loop paces itself on its commits: the next cycle plans on a
+	// durable state, and a cycle's placements reach agents only once
+	// durable anyway (Heartbeat awaits them).
+	_ = s.await(want)
 }
 
-// snapshot builds the scheduler's input. Callers hold mu; the snapshot
-// shares nothing the server mutates afterwards.
+// snapshot builds the scheduler's input, its pending jobs unsorted (Cycle
+// sorts them after releasing mu). Callers hold mu; the snapshot shares
+// nothing the server mutates afterwards.
 func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	t := s.cfg.Pool
 	st := s.st.Clone()
@@ -95,7 +105,6 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 			snap.Pending = append(snap.Pending, s.pendingView(j))
 		}
 	}
-	slices.SortFunc(snap.Pending, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
 	for _, j := range s.placed {
 		sj := *j.sj
 		sj.Placement = &pool.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
@@ -163,8 +172,8 @@ func kindsOf(t *pool.Topology, claims []pool.Claim) []pool.KindID {
 // nothing. Victims keep their chips until their ranks have really stopped,
 // so a plan whose starts need an eviction's chips conflicts; it is then
 // applied without its starts, so the evictions go ahead and the next cycle
-// places the starts on the freed chips. Every changed job is written in one
-// transaction. Callers hold mu.
+// places the starts on the freed chips. Every changed job is written by
+// the next batch, in one transaction. Callers hold mu.
 func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 	opt := state.ApplyOptions{HostReady: s.hostReady}
 	if err := state.ApplyToPool(s.st, plan, serverJobs{s}, opt); err != nil {
@@ -197,9 +206,6 @@ func (s *Server) apply(plan *sched.Plan, ex sched.Explanation, now time.Time) {
 		if j := s.jobs[id]; j != nil {
 			j.expl = recs
 		}
-	}
-	if err := s.commit(); err != nil {
-		return
 	}
 }
 

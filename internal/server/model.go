@@ -2,8 +2,11 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qunhq/qun/api"
@@ -35,6 +38,12 @@ type jobRec struct {
 	// estStart is when the last cycle's reservation expects the job to
 	// start; zero without one.
 	estStart time.Time
+
+	saved       durable  // the durable facts as last marked for writing
+	want        uint64   // the generation that makes the newest mark of the job durable
+	rankKeys    []string // rank records on disk (or queued) for attempt rankAttempt
+	rankAttempt int
+	onNodes     []string // the nodes byNode lists the job under
 }
 
 // jobID formats a sequence number as a job ID.
@@ -48,6 +57,9 @@ func (j *jobRec) holds() bool { return j.claims != nil }
 type nodeRec struct {
 	api.Node
 	host pool.DomainID
+	// want is the generation that makes durable the newest change to what
+	// the node's heartbeat answer shows (its state, its jobs' records).
+	want uint64
 	// faults are the times its devices turned unhealthy within the node
 	// escalation window (health.go); soft state, forgotten on restart.
 	faults []time.Time
@@ -60,8 +72,78 @@ func schedJob(j *jobRec) *sched.Job {
 	return sj
 }
 
-// encodeJob returns the stored form of a job.
-func encodeJob(j *jobRec) ([]byte, error) { return json.Marshal(j) }
+// encodeJob returns the stored form of a job. Rank statuses are soft while
+// the job runs (agents report them again after a restart) except a rank's
+// end, which has its own record (rankKey); a finished job's record keeps
+// its final rank statuses.
+func encodeJob(j *jobRec) ([]byte, error) {
+	c := *j
+	if len(j.LC.Ranks) > 0 {
+		// The lifecycle's rank list without what is soft (up, live): its
+		// nodes and ends are durable facts (a recovering job's survivors).
+		c.LC.Ranks = make([]lifecycle.Rank, len(j.LC.Ranks))
+		for i, r := range j.LC.Ranks {
+			r.Up, r.Live = r.Exited, false
+			c.LC.Ranks[i] = r
+		}
+	}
+	if !j.State.Terminal() {
+		c.Ranks = nil
+	}
+	return json.Marshal(&c)
+}
+
+// rankRec is a stored rank end: key job/attempt/rank, value the rank's
+// status as it exited.
+type rankRec struct {
+	job           string
+	attempt, rank int
+	key           string
+	st            api.RankStatus
+}
+
+// isRankKey tells a rank record's key from a job record's.
+func isRankKey(key string) bool { return strings.IndexByte(key, '/') >= 0 }
+
+func decodeRank(key string, v []byte) (rankRec, error) {
+	r := rankRec{key: key}
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 {
+		return r, fmt.Errorf("key %q is not job/attempt/rank", key)
+	}
+	var err1, err2 error
+	r.job = parts[0]
+	r.attempt, err1 = strconv.Atoi(parts[1])
+	r.rank, err2 = strconv.Atoi(parts[2])
+	if err := errors.Join(err1, err2); err != nil {
+		return r, fmt.Errorf("key %q: %w", key, err)
+	}
+	if r.job == "" || r.attempt < 0 || r.rank < 0 || rankKey(r.job, r.attempt, r.rank) != key {
+		return r, fmt.Errorf("key %q is not job/attempt/rank with a job ID and numbers from 0 written plainly", key)
+	}
+	if err := json.Unmarshal(v, &r.st); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// softRanks rebuilds what a stored placed job does not keep: the
+// lifecycle's rank list from the placement, and rank statuses (starting
+// until its agents report them).
+func softRanks(j *jobRec) {
+	if len(j.LC.Ranks) == 0 {
+		j.LC.Ranks = make([]lifecycle.Rank, len(j.Placement))
+		for r, rp := range j.Placement {
+			j.LC.Ranks[r].Node = rp.Node
+		}
+	}
+	if len(j.Ranks) == 0 {
+		j.Ranks = make([]api.RankStatus, len(j.Placement))
+		for r, rp := range j.Placement {
+			j.Ranks[r] = api.RankStatus{Rank: r, Node: rp.Node, State: api.RankStarting}
+		}
+	}
+}
 
 // decodeJob reads a stored job and its spec.
 func decodeJob(data []byte) (*jobRec, error) {

@@ -33,7 +33,14 @@ func (s *Server) Drain(name, reason string) (api.Node, error) {
 // Uncordon lets a cordoned node take new work again.
 func (s *Server) Uncordon(name string) (api.Node, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out, err := s.uncordon(name)
+	want := s.queue()
+	s.mu.Unlock()
+	return out, s.answer(want, err)
+}
+
+// uncordon is Uncordon under mu.
+func (s *Server) uncordon(name string) (api.Node, error) {
 	if err := s.usable(); err != nil {
 		return api.Node{}, err
 	}
@@ -44,9 +51,6 @@ func (s *Server) Uncordon(name string) (api.Node, error) {
 	if n.Cordoned {
 		n.Cordoned, n.CordonReason = false, ""
 		s.touchNode(n)
-		if err := s.commit(); err != nil {
-			return api.Node{}, err
-		}
 		s.log.Info("node uncordoned", "node", n.Name)
 		s.trigger()
 	}
@@ -79,7 +83,14 @@ func (s *Server) nodeOp(name, reason string, drain bool) (api.Node, error) {
 		return api.Node{}, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out, err := s.nodeOpLocked(name, reason, drain)
+	want := s.queue()
+	s.mu.Unlock()
+	return out, s.answer(want, err)
+}
+
+// nodeOpLocked is nodeOp under mu.
+func (s *Server) nodeOpLocked(name, reason string, drain bool) (api.Node, error) {
 	if err := s.usable(); err != nil {
 		return api.Node{}, err
 	}
@@ -96,9 +107,6 @@ func (s *Server) nodeOp(name, reason string, drain bool) (api.Node, error) {
 	s.cordon(n, reason)
 	if drain {
 		s.nodeDown(n, "drained")
-	}
-	if err := s.commit(); err != nil {
-		return api.Node{}, err
 	}
 	s.trigger()
 	return n.Node, nil

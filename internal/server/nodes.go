@@ -11,7 +11,14 @@ import (
 	"github.com/qunhq/qun/internal/lifecycle"
 )
 
-func encodeNode(n *nodeRec) ([]byte, error) { return json.Marshal(n.Node) }
+// encodeNode returns the stored form of a node: without its last
+// heartbeat, which is soft (every node gets a full timeout after a
+// restart).
+func encodeNode(n *nodeRec) ([]byte, error) {
+	c := n.Node
+	c.LastHeartbeat = time.Time{}
+	return json.Marshal(c)
+}
 
 func decodeNode(data []byte, n *nodeRec) error { return json.Unmarshal(data, &n.Node) }
 
@@ -50,7 +57,17 @@ func (s *Server) Register(r api.RegisterRequest) (api.Node, bool, error) {
 		return api.Node{}, false, &api.Error{Code: api.CodeBadData, Message: "invalid registration", Problems: probs}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out, isNew, err := s.register(canon, r)
+	want := s.queue()
+	s.mu.Unlock()
+	if err == nil && s.await(want) == nil {
+		s.trigger()
+	}
+	return out, isNew, s.answer(want, err)
+}
+
+// register is Register under mu.
+func (s *Server) register(canon string, r api.RegisterRequest) (api.Node, bool, error) {
 	if err := s.usable(); err != nil {
 		return api.Node{}, false, err
 	}
@@ -78,30 +95,38 @@ func (s *Server) Register(r api.RegisterRequest) (api.Node, bool, error) {
 	n.Devices = append([]api.Device{}, r.Devices...)
 	s.touchNode(n)
 	s.devicesDown(n, unhealthy(n.Devices), now)
-	if err := s.commit(); err != nil {
-		return api.Node{}, false, err
-	}
-	s.trigger()
 	return n.Node, !exists, nil
 }
 
 // Nodes lists the registered nodes by name.
-func (s *Server) Nodes() api.NodeList {
+func (s *Server) Nodes() (api.NodeList, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := api.NodeList{Nodes: []api.Node{}}
+	out := api.NodeList{Nodes: make([]api.Node, 0, len(s.nodes))}
 	for _, n := range s.nodes {
 		out.Nodes = append(out.Nodes, n.Node)
 	}
+	want := s.observed()
+	s.mu.Unlock()
 	sort.Slice(out.Nodes, func(a, b int) bool { return out.Nodes[a].Name < out.Nodes[b].Name })
-	return out
+	return out, s.await(want)
 }
 
 // RemoveNode removes a node: its running jobs fail and its later heartbeats
 // get CodeGone.
 func (s *Server) RemoveNode(name string) (api.Node, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	out, err := s.removeNode(name)
+	want := s.queue()
+	s.mu.Unlock()
+	if err == nil && s.await(want) == nil {
+		s.log.Info("node removed", "node", out.Name)
+		s.trigger()
+	}
+	return out, s.answer(want, err)
+}
+
+// removeNode is RemoveNode under mu.
+func (s *Server) removeNode(name string) (api.Node, error) {
 	if err := s.usable(); err != nil {
 		return api.Node{}, err
 	}
@@ -115,11 +140,6 @@ func (s *Server) RemoveNode(name string) (api.Node, error) {
 	n.State = api.NodeRemoved
 	s.touchNode(n)
 	s.nodeDown(n, "removed")
-	if err := s.commit(); err != nil {
-		return api.Node{}, err
-	}
-	s.log.Info("node removed", "node", n.Name)
-	s.trigger()
 	return n.Node, nil
 }
 
@@ -164,25 +184,51 @@ func validateHeartbeat(r *api.HeartbeatRequest) error {
 }
 
 // Heartbeat records a node's report of its ranks and returns every rank
-// it should run.
+// it should run. It is the one entry point of agent reports, whatever
+// transport carried them. Under mu it costs what the node runs (jobs are
+// indexed by node) and changes soft state only (the heartbeat time, rank
+// liveness), unless a durable fact changed: a rank ended, an attempt
+// ended or started running, the node came back. It answers once every
+// change it made or saw (an assignment of a new placement) is durable.
 func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatResponse, error) {
 	if err := validateHeartbeat(&r); err != nil {
 		return api.HeartbeatResponse{}, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.usable(); err != nil {
+	marks := s.cm.marks
+	resp, n, err := s.heartbeat(name, r)
+	var want uint64
+	switch {
+	case s.cm.marks != marks:
+		want = s.queue() // it changed a durable fact
+	case n != nil:
+		// It read only its node and the jobs on it: it need not wait
+		// for the batches of other records (a burst of submissions).
+		want = s.observedMark(n.want)
+	default:
+		want = s.observed()
+	}
+	s.mu.Unlock()
+	if err := s.answer(want, err); err != nil {
 		return api.HeartbeatResponse{}, err
+	}
+	return resp, nil
+}
+
+// heartbeat is Heartbeat under mu; it returns the node when it found it.
+func (s *Server) heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatResponse, *nodeRec, error) {
+	if err := s.usable(); err != nil {
+		return api.HeartbeatResponse{}, nil, err
 	}
 	n, err := s.node(name)
 	if err != nil {
-		return api.HeartbeatResponse{}, err
+		return api.HeartbeatResponse{}, nil, err
 	}
 	switch {
 	case n.State == api.NodeRemoved:
-		return api.HeartbeatResponse{}, errorf(api.CodeGone, "node %s was removed; register it again to use it", n.Name)
+		return api.HeartbeatResponse{}, n, errorf(api.CodeGone, "node %s was removed; register it again to use it", n.Name)
 	case n.BootID != r.BootID:
-		return api.HeartbeatResponse{}, errorf(api.CodeConflict, "node %s is registered with boot ID %s, not %s; register again", n.Name, n.BootID, r.BootID)
+		return api.HeartbeatResponse{}, n, errorf(api.CodeConflict, "node %s is registered with boot ID %s, not %s; register again", n.Name, n.BootID, r.BootID)
 	}
 	now := s.clock.Now()
 	n.LastHeartbeat = now
@@ -194,11 +240,7 @@ func (s *Server) Heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 	}
 	s.report(n, r.Ranks, now)
 	s.deviceHealth(n, r.Devices, now) // health.go
-	resp := api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat), Epoch: s.cfg.Epoch}
-	if err := s.commit(); err != nil {
-		return api.HeartbeatResponse{}, err
-	}
-	return resp, nil
+	return api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat), Epoch: s.cfg.Epoch}, n, nil
 }
 
 // report applies a node's rank reports to the jobs placed on it. Callers
@@ -212,11 +254,11 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 	for _, rr := range ranks {
 		got[key{rr.JobID, rr.Attempt, rr.Rank}] = rr
 	}
-	for _, j := range s.placedOn(n.Name) {
-		changed := false
-		for r, rp := range j.Placement {
-			if rp.Node != n.Name || r >= len(j.LC.Ranks) {
-				continue
+	for _, nj := range s.placedOn(n.Name) {
+		j := nj.j
+		for _, r := range nj.ranks {
+			if j.Placement == nil || r >= len(j.LC.Ranks) || r >= len(j.Ranks) {
+				break
 			}
 			rr, ok := got[key{j.ID, j.Attempt, r}]
 			lr := j.LC.Ranks[r]
@@ -226,8 +268,8 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 				}
 				continue
 			}
-			if rankUpdate(&j.Ranks[r], rr, now) {
-				changed = true
+			if rankUpdate(&j.Ranks[r], rr, now) && rr.State == api.RankExited {
+				s.touchRank(j, r) // a durable fact: its own small record
 			}
 			switch {
 			case rr.State == api.RankExited && !lr.Exited:
@@ -237,12 +279,6 @@ func (s *Server) report(n *nodeRec, ranks []api.RankReport, now time.Time) {
 			case rr.State == api.RankStarting && !lr.Live:
 				s.step(j, lifecycle.Event{Kind: lifecycle.EvRankAssigned, At: now, Rank: r})
 			}
-			if j.Placement == nil {
-				break // the job released its allocation
-			}
-		}
-		if changed {
-			s.touch(j)
 		}
 	}
 }
@@ -267,22 +303,6 @@ func rankUpdate(st *api.RankStatus, rr api.RankReport, now time.Time) bool {
 	return true
 }
 
-// placedOn returns the jobs with ranks on a node, in ID order. Callers hold
-// mu.
-func (s *Server) placedOn(node string) []*jobRec {
-	var out []*jobRec
-	for _, j := range s.placed {
-		for _, rp := range j.Placement {
-			if rp.Node == node {
-				out = append(out, j)
-				break
-			}
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
-	return out
-}
-
 // assignments lists what a node should run and marks it delivered. Callers
 // hold mu.
 func (s *Server) assignments(n *nodeRec) []api.Assignment {
@@ -290,12 +310,13 @@ func (s *Server) assignments(n *nodeRec) []api.Assignment {
 	if n.State != api.NodeReady {
 		return out
 	}
-	for _, j := range s.placedOn(n.Name) {
+	for _, nj := range s.placedOn(n.Name) {
+		j := nj.j
 		if j.State != api.JobStarting && j.State != api.JobRunning {
 			continue
 		}
-		for r, rp := range j.Placement {
-			if rp.Node == n.Name && j.Ranks[r].State != api.RankExited {
+		for _, r := range nj.ranks {
+			if r < len(j.Ranks) && r < len(j.assign) && j.Ranks[r].State != api.RankExited {
 				out = append(out, j.assign[r])
 				if !j.LC.Ranks[r].Live {
 					s.step(j, lifecycle.Event{Kind: lifecycle.EvRankAssigned, At: s.clock.Now(), Rank: r})
@@ -326,9 +347,18 @@ func (s *Server) reconcileLoop() {
 // node timeout lost, and fails the jobs with ranks on it.
 func (s *Server) Reconcile() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	lost := s.reconcile()
+	want := s.queue()
+	s.mu.Unlock()
+	if s.await(want) == nil && lost {
+		s.trigger()
+	}
+}
+
+// reconcile is Reconcile under mu; it reports whether a node was lost.
+func (s *Server) reconcile() bool {
 	if s.usable() != nil {
-		return
+		return false
 	}
 	now := s.clock.Now()
 	s.tickJobs(now)
@@ -342,9 +372,7 @@ func (s *Server) Reconcile() {
 			lost = true
 		}
 	}
-	if s.commit() == nil && lost {
-		s.trigger()
-	}
+	return lost
 }
 
 // nodeDown tells the jobs with ranks on a node that is lost or removed;
@@ -352,7 +380,11 @@ func (s *Server) Reconcile() {
 // recovery and failure. Callers hold mu.
 func (s *Server) nodeDown(n *nodeRec, what string) {
 	now := s.clock.Now()
-	for _, j := range append(s.placedOn(n.Name), s.keptOn(n.Name)...) {
+	var jobs []*jobRec
+	for _, nj := range s.placedOn(n.Name) {
+		jobs = append(jobs, nj.j)
+	}
+	for _, j := range append(jobs, s.keptOn(n.Name)...) {
 		s.step(j, lifecycle.Event{Kind: lifecycle.EvNodeLost, At: now, Node: n.Name, Detail: what})
 	}
 }
@@ -363,14 +395,15 @@ func (s *Server) devicesDown(n *nodeRec, bad map[int]bool, now time.Time) {
 	if len(bad) == 0 {
 		return
 	}
-	for _, j := range s.placedOn(n.Name) {
+	for _, nj := range s.placedOn(n.Name) {
+		j := nj.j
 		var ranks []int
 		var devs []int
-		for r, rp := range j.Placement {
-			if rp.Node != n.Name {
-				continue
+		for _, r := range nj.ranks {
+			if r >= len(j.Placement) {
+				break
 			}
-			for _, d := range rp.Devices {
+			for _, d := range j.Placement[r].Devices {
 				if bad[d] {
 					ranks = append(ranks, r)
 					devs = append(devs, d)

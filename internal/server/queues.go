@@ -24,6 +24,7 @@ type QueueSpec struct {
 	Guaranteed map[string]job.Milli `yaml:"guaranteed"`
 	Borrowing  map[string]job.Milli `yaml:"borrowing"`
 	Lending    map[string]job.Milli `yaml:"lending"`
+	RunAs      *RunAsSpec           `yaml:"runAs"` // runas.go
 }
 
 var queuePartRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/auth"
 	"github.com/qunhq/qun/internal/lifecycle"
 	"github.com/qunhq/qun/internal/pool"
 	"github.com/qunhq/qun/internal/sched"
@@ -38,6 +40,10 @@ type Config struct {
 	Queues  []sched.Queue // declared queues; empty: queues are created as jobs name them
 	Profile *sched.Profile
 	DataDir string // holds state.db and logs/
+	// Store, when set, is the durable record store to use instead of
+	// DataDir/state.db (an HA leader's fenced etcd store, internal/ha);
+	// the server closes it on Close.
+	Store state.Durable
 
 	NodeTimeout time.Duration // a node is lost after this long without a heartbeat; default 10s
 	Heartbeat   time.Duration // the heartbeat interval agents are told; default 1s
@@ -49,13 +55,16 @@ type Config struct {
 	// when the profile sets no preemption grace; default 10s.
 	Grace time.Duration
 
+	// Auth, when set, secures the API served by Serve (authz.go): TLS,
+	// tokens, node certificates and the audit log. RunAs maps queues to
+	// the user their ranks run as (sub-queues inherit).
+	Auth  *auth.Authority
+	RunAs map[string]api.RunAs
+
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
 	Seed   uint64 // seeds the scheduler's random source
 
-	// Store, when set, is the record store (an HA leader's etcd store)
-	// instead of DATA_DIR/state.db; the server closes it on Close.
-	Store state.RecordStore
 	// Epoch is the fencing epoch sent with every heartbeat answer (an HA
 	// leader's term); 0 for a single server.
 	Epoch int64
@@ -66,34 +75,41 @@ type Config struct {
 }
 
 // Server is the control plane: it keeps jobs, nodes and allocations in
-// memory, writes every change to the state file before answering, and runs
-// the scheduling loop and the node liveness reconciler.
+// memory, writes every durable change to the state file before answering,
+// and runs the scheduling loop and the node liveness reconciler.
 //
-// All state is guarded by mu. A mutation changes memory, marks records
-// dirty and commits them in one transaction while still holding mu, so no
-// reader ever sees an uncommitted change; if a commit fails the server stops
-// accepting requests (memory is then ahead of disk; a restart recovers).
+// All state is guarded by mu. A mutation changes memory and marks records
+// dirty under mu; the committer (commit.go) writes the marked records in
+// batches outside mu, and every request answers only once what it changed
+// or saw is durable. If a commit fails the server stops accepting requests
+// (memory is then ahead of disk; a restart recovers).
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	clock  Clock
-	store  state.RecordStore
+	store  state.Durable
 	logDir string
+	cm     committer
 
 	mu     sync.Mutex
 	jobs   map[string]*jobRec // every job
 	active map[string]*jobRec // jobs not yet in a terminal state
 	placed map[string]*jobRec // jobs holding an allocation
 	nodes  map[string]*nodeRec
+	// byNode indexes the placed jobs by node: the ranks each has there.
+	byNode map[string]map[*jobRec][]int
 	st     *pool.State
 	rng    *rand.Rand
 	broken error // set when a commit failed
-	// dirtyJobs and dirtyNodes are written by the next commit.
+	// dirtyJobs and dirtyNodes are written by the next batch; dirtyKeys
+	// are other records of the jobs key space (rank ends; nil: delete).
 	dirtyJobs  map[string]struct{}
 	dirtyNodes map[string]struct{}
+	dirtyKeys  map[string][]byte
 	closing    bool
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
+	authz      authState
 	obs        *observability
 
 	kick chan struct{}
@@ -137,15 +153,22 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, clock: cfg.Clock, store: store, logDir: filepath.Join(cfg.DataDir, "logs"),
 		jobs: map[string]*jobRec{}, active: map[string]*jobRec{}, placed: map[string]*jobRec{}, nodes: map[string]*nodeRec{},
-		dirtyJobs: map[string]struct{}{}, dirtyNodes: map[string]struct{}{},
+		byNode:    map[string]map[*jobRec][]int{},
+		dirtyJobs: map[string]struct{}{}, dirtyNodes: map[string]struct{}{}, dirtyKeys: map[string][]byte{},
 		st: pool.NewState(cfg.Pool), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
+	s.cm.init()
 	s.obs = newObservability(s)
-	if err := s.recover(); err != nil {
+	err := s.recover()
+	if err == nil {
+		err = s.flush()
+	}
+	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -154,7 +177,16 @@ func (s *Server) recover() error {
 	t := s.cfg.Pool
 	now := s.clock.Now()
 	var jobs []*jobRec
+	var ranks []rankRec
 	err := s.store.Load(func(key string, v []byte) error {
+		if isRankKey(key) {
+			r, err := decodeRank(key, v)
+			if err != nil {
+				return fmt.Errorf("rank record %s: %w", key, err)
+			}
+			ranks = append(ranks, r)
+			return nil
+		}
 		j, err := decodeJob(v)
 		if err != nil {
 			return fmt.Errorf("job %s: %w", key, err)
@@ -210,15 +242,28 @@ func (s *Server) recover() error {
 			continue
 		}
 		j.claims = claims
+		softRanks(j)
+		s.addPlaced(j)
+		s.buildAssignments(j)
+	}
+	s.recoverRanks(ranks)
+	for _, j := range s.placed {
+		// A file written before rank ends had records of their own keeps
+		// them in the job's record: give them theirs before it is rewritten.
+		for r := range j.Ranks {
+			if j.Ranks[r].State == api.RankExited && !slices.Contains(j.rankKeys, rankKey(j.ID, j.Attempt, r)) {
+				s.touchRank(j, r)
+			}
+		}
+	}
+	for _, j := range s.placed {
 		for i := range j.LC.Ranks {
 			// Until its node's next heartbeat says otherwise.
 			j.LC.Ranks[i].Live = !j.LC.Ranks[i].Exited
 		}
-		s.placed[j.ID] = j
-		s.buildAssignments(j)
 	}
-	if err := s.commit(); err != nil {
-		return err
+	for _, j := range s.jobs {
+		j.saved = durableOf(j)
 	}
 	s.log.Info("state recovered", "jobs", len(s.jobs), "active", len(s.active), "placed", len(s.placed), "nodes", len(s.nodes))
 	return nil
@@ -244,8 +289,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	close(s.cm.stop) // the committer writes what is left, then exits
+	<-s.cm.done
 	return s.store.Close()
 }
 
@@ -274,59 +319,6 @@ func (s *Server) usable() error {
 	return nil
 }
 
-// commit writes every dirty job and node in one transaction. Callers hold
-// mu. On failure the server is marked broken: memory is ahead of disk.
-func (s *Server) commit() error {
-	others := len(s.dirtyJobs) > 0 || len(s.dirtyNodes) > 0
-	now := s.clock.Now()
-	usage, err := s.usageWrites(others, now)
-	if err != nil {
-		return s.fail(err)
-	}
-	if !others && usage == nil {
-		return nil
-	}
-	jobs := make(map[string][]byte, len(s.dirtyJobs))
-	for id := range s.dirtyJobs {
-		data, err := encodeJob(s.jobs[id])
-		if err != nil {
-			return s.fail(err)
-		}
-		jobs[id] = data
-	}
-	nodes := make(map[string][]byte, len(s.dirtyNodes))
-	for name := range s.dirtyNodes {
-		data, err := encodeNode(s.nodes[name])
-		if err != nil {
-			return s.fail(err)
-		}
-		nodes[name] = data
-	}
-	clear(s.dirtyJobs)
-	clear(s.dirtyNodes)
-	if err := s.store.Commit(state.Records{Jobs: jobs, Nodes: nodes, Server: usage}); err != nil {
-		return s.fail(err)
-	}
-	if usage != nil {
-		s.fair.dirty, s.fair.savedAt = false, now
-	}
-	return nil
-}
-
-// touch marks a job to be written by the next commit.
-func (s *Server) touch(j *jobRec) { s.dirtyJobs[j.ID] = struct{}{} }
-
-// touchNode marks a node to be written by the next commit.
-func (s *Server) touchNode(n *nodeRec) { s.dirtyNodes[n.Name] = struct{}{} }
-
-func (s *Server) fail(err error) error {
-	if s.broken == nil {
-		s.log.Error("state store failed; refusing further requests", "err", err)
-		s.broken = err
-	}
-	return errorf(api.CodeUnavailable, "the state store failed: %v", err)
-}
-
 // trigger asks the scheduling loop for a cycle soon.
 func (s *Server) trigger() {
 	select {
@@ -343,12 +335,22 @@ func (s *Server) Wait(ctx context.Context) {
 	}
 }
 
+// APIHandler is the handler Serve answers with: Handler behind the
+// authentication, authorization and audit of Config.Auth when it is set.
+// An HA member (internal/ha) serves it while it leads.
+func (s *Server) APIHandler() http.Handler {
+	if s.cfg.Auth != nil {
+		return s.secure(s.Handler())
+	}
+	return s.Handler()
+}
+
 // Serve answers the API on ln until ctx is done, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.APIHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -358,7 +360,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.Start()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if s.cfg.Auth != nil && s.cfg.Auth.TLS != nil {
+			hs.TLSConfig = s.cfg.Auth.TLS
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	s.log.Info("serving", "addr", ln.Addr().String(), "pool", s.cfg.Pool.Name, "data_dir", s.cfg.DataDir)
 	var err error
 	select {

@@ -513,7 +513,8 @@ func TestLogs(t *testing.T) {
 }
 
 // TestRestart checks that a restarted server has every job, node and
-// allocation it had.
+// allocation it had, and that rank statuses, which are soft, come back with
+// the agents' first heartbeat.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
@@ -526,6 +527,11 @@ func TestRestart(t *testing.T) {
 	e.close()
 
 	e2 := newEnv(t, dir)
+	soft := e2.job(placed.ID)
+	if soft.State != api.JobRunning || len(soft.Ranks) != 8 || soft.Ranks[0].State != api.RankStarting || soft.Ranks[0].PID != 0 {
+		t.Errorf("placed job right after restart: %s with ranks %+v, want running with 8 ranks starting (soft state not stored)", soft.State, soft.Ranks)
+	}
+	as2 := e2.heartbeat("n0", "b0", running(as)...)
 	after, err := e2.c.ListJobs(context.Background(), api.ListJobsOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -545,8 +551,8 @@ func TestRestart(t *testing.T) {
 	if got := e2.job(pending.ID); got.State != api.JobPending {
 		t.Errorf("pending job after restart: %s, want pending (n0 is full)", got.State)
 	}
-	if as := e2.heartbeat("n0", "b0", running(as)...); len(as) != 8 || as[0].JobID != placed.ID {
-		t.Errorf("assignments after restart: %d, want the 8 ranks of %s", len(as), placed.ID)
+	if len(as2) != 8 || as2[0].JobID != placed.ID {
+		t.Errorf("assignments after restart: %d, want the 8 ranks of %s", len(as2), placed.ID)
 	}
 	if j := e2.submit(1); j.ID != "j-000003" {
 		t.Errorf("next ID after restart = %s, want j-000003", j.ID)

@@ -3,6 +3,8 @@ package state
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,16 +26,20 @@ const formatKey = "format"
 // ErrBoltFormat is returned by OpenBolt for a file of another format.
 var ErrBoltFormat = errors.New("unsupported state file format")
 
-// Bolt is the durable, embedded record store of a single server: one bbolt
-// file holding job and node records as opaque bytes. Every write is one
-// bbolt transaction, fsynced before it returns, so a record a caller saw
-// written survives kill -9. It is safe for concurrent use; concurrent
-// CreateJob calls are grouped into one transaction (group commit).
+// Bolt is the durable, embedded record store of a single server, the
+// default Durable: one bbolt file holding job and node records as opaque
+// bytes. Every write is one bbolt transaction, fsynced before it returns,
+// so a record a caller saw written survives kill -9. It is safe for
+// concurrent use. The server batches its changes itself (one Commit per
+// batch); concurrent CreateJob calls are grouped into one transaction by
+// bbolt's own batching, for callers that write jobs one at a time.
 //
 // Bolt knows nothing of what the records mean; the server encodes them.
 type Bolt struct {
 	db *bolt.DB
 }
+
+var _ Durable = (*Bolt)(nil)
 
 // OpenBolt opens (creating if needed) the state file at path. It fails
 // after a second if another process holds the file.
@@ -119,7 +125,9 @@ func (b *Bolt) Commit(r Records) error {
 			recs   map[string][]byte
 		}{{boltJobs, r.Jobs}, {boltNodes, r.Nodes}, {boltMeta, r.Server}} {
 			bk := tx.Bucket(w.bucket)
-			for k, v := range w.recs {
+			// In key order: bbolt splits fewer pages for sorted writes.
+			for _, k := range slices.Sorted(maps.Keys(w.recs)) {
+				v := w.recs[k]
 				var err error
 				if v == nil {
 					err = bk.Delete([]byte(k))
@@ -160,7 +168,8 @@ func (b *Bolt) Load(job, node func(key string, value []byte) error) error {
 	})
 }
 
-// JobSequence returns the last job sequence number handed out.
+// JobSequence returns the last job sequence number CreateJob handed out
+// (a server that numbers its jobs itself does not advance it).
 func (b *Bolt) JobSequence() (uint64, error) {
 	var seq uint64
 	err := b.db.View(func(tx *bolt.Tx) error {

@@ -10,14 +10,14 @@ import (
 
 func TestBolt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	open := func(t *testing.T) RecordStore {
+	open := func(t *testing.T) Durable {
 		b, err := OpenBolt(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	recordStoreContract(t, open, open)
+	durableContract(t, open, open)
 }
 
 func TestBoltRefusesOtherFormat(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,15 +19,10 @@ var ErrFenced = errors.New("the write's fence failed: this server is no longer t
 // etcdTimeout bounds one etcd request of the store.
 const etcdTimeout = 10 * time.Second
 
-// etcdBatch caps the job creations grouped in one transaction; with the
-// sequence record that is 2*etcdBatch+1 operations, well under etcd's
-// default --max-txn-ops of 128.
-const etcdBatch = 60
-
 // EtcdOptions configure an Etcd store.
 type EtcdOptions struct {
 	// Prefix is the store's key prefix; records live below PREFIX/jobs/,
-	// PREFIX/nodes/, PREFIX/server/ and the job sequence at PREFIX/seq.
+	// PREFIX/nodes/ and PREFIX/server/.
 	Prefix string
 	// Fence is the conditions every write must meet, checked by etcd in
 	// the write's own transaction: for an HA leader, that its election key
@@ -43,39 +37,26 @@ type EtcdOptions struct {
 	Timeout time.Duration
 }
 
-// Etcd is the record store of an HA cluster: the same records as Bolt,
-// kept in etcd under a prefix, every write one etcd transaction that also
-// checks the writer's fence. Concurrent CreateJob calls share one
-// transaction (group commit). It does not own the client.
+// Etcd is the record store of an HA cluster, a state.Durable beside Bolt:
+// the same records, kept in etcd under a prefix. Every Commit (one batch of
+// the server's group commit) is one etcd transaction that also checks the
+// writer's fence, so a batch is durable once a quorum committed it and a
+// deposed leader writes nothing. It does not own the client.
 type Etcd struct {
 	cli *clientv3.Client
 	opt EtcdOptions
 
-	// mu serialises writes, so the sequence number read below is the one
-	// the next transaction compares against.
 	mu      sync.Mutex
-	seq     uint64 // the last sequence number handed out
-	seqRev  int64  // mod revision of the sequence record; 0: absent
-	lastRev int64  // revision of the store's last write
-
-	bmu     sync.Mutex
-	pending []*etcdCreate
-	busy    bool
+	lastRev int64 // revision of the store's last write (or of its opening)
 
 	fencedOnce sync.Once
 	fenced     chan struct{}
 }
 
-var _ RecordStore = (*Etcd)(nil)
-
-type etcdCreate struct {
-	build func(uint64) (string, []byte, error)
-	err   error
-	done  chan struct{}
-}
+var _ Durable = (*Etcd)(nil)
 
 // OpenEtcd opens the record store under opt.Prefix of the cluster cli
-// talks to, reading the current job sequence.
+// talks to.
 func OpenEtcd(ctx context.Context, cli *clientv3.Client, opt EtcdOptions) (*Etcd, error) {
 	if opt.Prefix == "" || strings.HasSuffix(opt.Prefix, "/") {
 		return nil, fmt.Errorf("etcd store: prefix %q: want a non-empty prefix without a trailing slash, e.g. /qun", opt.Prefix)
@@ -86,36 +67,28 @@ func OpenEtcd(ctx context.Context, cli *clientv3.Client, opt EtcdOptions) (*Etcd
 	e := &Etcd{cli: cli, opt: opt, fenced: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
-	resp, err := cli.Get(ctx, e.seqKey())
+	resp, err := cli.Get(ctx, opt.Prefix+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
-		return nil, fmt.Errorf("etcd store %s: read the job sequence: %w", opt.Prefix, err)
+		return nil, fmt.Errorf("etcd store %s: %w", opt.Prefix, err)
 	}
 	e.lastRev = resp.Header.Revision
-	if len(resp.Kvs) == 1 {
-		if e.seq, err = strconv.ParseUint(string(resp.Kvs[0].Value), 10, 64); err != nil {
-			return nil, fmt.Errorf("etcd store %s: job sequence %q: %w", opt.Prefix, resp.Kvs[0].Value, err)
-		}
-		e.seqRev = resp.Kvs[0].ModRevision
-	}
 	return e, nil
 }
 
-func (e *Etcd) seqKey() string            { return e.opt.Prefix + "/seq" }
 func (e *Etcd) key(kind, k string) string { return e.opt.Prefix + "/" + kind + "/" + k }
 
 // Fenced is closed once a write failed its fence.
 func (e *Etcd) Fenced() <-chan struct{} { return e.fenced }
 
-// Close implements RecordStore; the client stays open.
+// Close implements Durable; the client stays open.
 func (e *Etcd) Close() error { return nil }
 
-// txn runs one transaction of ops under the fence and conds; it returns
-// the revision it committed at. A failed condition is ErrFenced.
-func (e *Etcd) txn(conds []clientv3.Cmp, ops []clientv3.Op) (int64, error) {
+// txn runs one transaction of ops under the fence; it returns the
+// revision it committed at. A failed fence is ErrFenced.
+func (e *Etcd) txn(ops []clientv3.Op) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opt.Timeout)
 	defer cancel()
-	all := append(append([]clientv3.Cmp(nil), e.opt.Fence...), conds...)
-	resp, err := e.cli.Txn(ctx).If(all...).Then(ops...).Commit()
+	resp, err := e.cli.Txn(ctx).If(e.opt.Fence...).Then(ops...).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("etcd store %s: %w", e.opt.Prefix, err)
 	}
@@ -126,87 +99,10 @@ func (e *Etcd) txn(conds []clientv3.Cmp, ops []clientv3.Op) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
-// CreateJob implements RecordStore. Calls that arrive while a transaction
-// is in flight are grouped into the next one; every call returns after
-// the transaction holding its record committed.
-func (e *Etcd) CreateJob(build func(seq uint64) (key string, value []byte, err error)) error {
-	c := &etcdCreate{build: build, done: make(chan struct{})}
-	e.bmu.Lock()
-	e.pending = append(e.pending, c)
-	if e.busy {
-		e.bmu.Unlock()
-		<-c.done
-		return c.err
-	}
-	e.busy = true
-	e.bmu.Unlock()
-	for {
-		e.bmu.Lock()
-		batch := e.pending
-		if len(batch) > etcdBatch {
-			batch = batch[:etcdBatch]
-		}
-		e.pending = e.pending[len(batch):]
-		if len(batch) == 0 {
-			e.busy = false
-			e.bmu.Unlock()
-			break
-		}
-		e.bmu.Unlock()
-		e.createBatch(batch)
-	}
-	<-c.done
-	return c.err
-}
-
-// createBatch numbers and writes a batch of creations in one transaction.
-// A creation whose build fails is left out of it; if the transaction
-// fails, every creation of the batch fails.
-func (e *Etcd) createBatch(batch []*etcdCreate) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	seq := e.seq
-	var ops []clientv3.Op
-	var in []*etcdCreate
-	keys := map[string]bool{}
-	for _, c := range batch {
-		k, v, err := c.build(seq + 1)
-		switch {
-		case err != nil:
-		case k == "" || strings.Contains(k, "/"):
-			err = fmt.Errorf("job key %q: want a non-empty key without '/'", k)
-		case keys[k]:
-			err = fmt.Errorf("job %s already stored", k)
-		}
-		if err != nil {
-			c.err = err
-			close(c.done)
-			continue
-		}
-		keys[k] = true
-		seq++
-		ops = append(ops, clientv3.OpPut(e.key("jobs", k), string(v)))
-		in = append(in, c)
-	}
-	if len(in) == 0 {
-		return
-	}
-	conds := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(e.seqKey()), "=", e.seqRev)}
-	for k := range keys {
-		conds = append(conds, clientv3.Compare(clientv3.CreateRevision(e.key("jobs", k)), "=", 0))
-	}
-	ops = append(ops, clientv3.OpPut(e.seqKey(), strconv.FormatUint(seq, 10)))
-	rev, err := e.txn(conds, ops)
-	if err == nil {
-		e.seq, e.seqRev, e.lastRev = seq, rev, rev
-	}
-	for _, c := range in {
-		c.err = err
-		close(c.done)
-	}
-}
-
-// Commit implements RecordStore: one transaction of every record.
+// Commit implements Durable: one transaction of every record of the
+// batch under the fence. Keys may hold '/' (per-rank end records,
+// JOBKEY/ATTEMPT/RANK). The batch must fit etcd's --max-txn-ops and
+// --max-request-bytes (etcdlocal starts etcd with 100,000 and 64 MiB).
 func (e *Etcd) Commit(r Records) error {
 	if r.empty() {
 		return nil
@@ -217,8 +113,8 @@ func (e *Etcd) Commit(r Records) error {
 		recs map[string][]byte
 	}{{"jobs", r.Jobs}, {"nodes", r.Nodes}, {"server", r.Server}} {
 		for k, v := range w.recs {
-			if k == "" || strings.Contains(k, "/") {
-				return fmt.Errorf("%s record %q: want a non-empty key without '/'", w.kind, k)
+			if k == "" {
+				return fmt.Errorf("%s record with an empty key", w.kind)
 			}
 			if v == nil {
 				ops = append(ops, clientv3.OpDelete(e.key(w.kind, k)))
@@ -229,14 +125,14 @@ func (e *Etcd) Commit(r Records) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	rev, err := e.txn(nil, ops)
+	rev, err := e.txn(ops)
 	if err == nil {
 		e.lastRev = rev
 	}
 	return err
 }
 
-// ServerRecord implements RecordStore.
+// ServerRecord implements Durable.
 func (e *Etcd) ServerRecord(key string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.opt.Timeout)
 	defer cancel()
@@ -250,14 +146,7 @@ func (e *Etcd) ServerRecord(key string) ([]byte, error) {
 	return resp.Kvs[0].Value, nil
 }
 
-// JobSequence implements RecordStore.
-func (e *Etcd) JobSequence() (uint64, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.seq, nil
-}
-
-// Load implements RecordStore: from the mirror once it has seen every
+// Load implements Durable: from the mirror once it has seen every
 // write of this store, else with one read of the whole prefix.
 func (e *Etcd) Load(job, node func(key string, value []byte) error) error {
 	e.mu.Lock()

@@ -47,14 +47,14 @@ func testEtcd(t *testing.T) *clientv3.Client {
 func TestEtcd(t *testing.T) {
 	cli := testEtcd(t)
 	prefix := "/test/" + t.Name()
-	open := func(t *testing.T) RecordStore {
+	open := func(t *testing.T) Durable {
 		e, err := OpenEtcd(context.Background(), cli, EtcdOptions{Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return e
 	}
-	recordStoreContract(t, open, open)
+	durableContract(t, open, open)
 }
 
 // TestEtcdMirrorLoad: a store reading a warm mirror loads what another
@@ -119,8 +119,8 @@ func TestEtcdFence(t *testing.T) {
 	if err := e.Commit(Records{Jobs: map[string][]byte{"a": []byte("2")}}); !errors.Is(err, ErrFenced) {
 		t.Errorf("commit after losing the fence: %v, want ErrFenced", err)
 	}
-	if err := e.CreateJob(func(seq uint64) (string, []byte, error) { return "b", []byte("x"), nil }); !errors.Is(err, ErrFenced) {
-		t.Errorf("creation after losing the fence: %v, want ErrFenced", err)
+	if err := e.Commit(Records{Jobs: map[string][]byte{"b": []byte("x")}, Nodes: map[string][]byte{"n": []byte("y")}}); !errors.Is(err, ErrFenced) {
+		t.Errorf("a new record after losing the fence: %v, want ErrFenced", err)
 	}
 	select {
 	case <-e.Fenced():

@@ -11,11 +11,12 @@
 //   - Store is the interface of a whole scheduling state (snapshot, apply,
 //     submit, complete, requeue). MemStore implements it in memory for the
 //     simulator (replay mode), `qun bench sched` and tests.
-//   - Bolt is the server's durable record store: one bbolt file of job, node
-//     and server records that it stores as opaque bytes, one fsynced
-//     transaction per Commit, group commit for CreateJob. It does not
-//     implement Store; the server keeps its state in memory, encodes the
-//     records and applies plans with ApplyToPool itself.
+//   - Durable is the interface of a server's durable record store, and Bolt
+//     its implementation on one bbolt file: job, node and server records
+//     stored as opaque bytes, one fsynced transaction per Commit. It does
+//     not implement Store; the server keeps its state in memory, encodes the
+//     records, applies plans with ApplyToPool itself and writes what changed
+//     in batches (group commit, one Commit per batch).
 //
 // # Caveats
 //
@@ -55,4 +56,37 @@ type Store interface {
 	// Requeue stops a running job (its eviction finished) and makes it
 	// pending again, keeping its submission time.
 	Requeue(id string, now time.Time) error
+}
+
+// Durable is a server's durable record store: job, node and server records
+// as opaque bytes under string keys, in three separate key spaces (buckets).
+// The server (internal/server) is its one writer and calls it only outside
+// its own lock. Bolt implements it; an implementation on another engine
+// must keep this contract:
+//
+//   - Commit writes one batch atomically: every record of r or, when it
+//     returns an error, none of them. A nil value deletes its key (deleting
+//     an absent key is not an error). When Commit returns nil the batch is
+//     durable: it survives a crash of the process and of the machine (bbolt:
+//     fsync). The server answers the requests whose changes a batch holds
+//     only after Commit returned nil for it; after an error it answers none
+//     of them and stops serving (its memory is then ahead of the store).
+//   - Commits are issued one at a time, in order: a later batch may
+//     overwrite keys of an earlier one. Implementations need not make
+//     concurrent Commit calls safe, but Load and ServerRecord may be called
+//     before the first Commit.
+//   - Keys are any non-empty strings. Job keys include per-rank records
+//     named "JOBKEY/ATTEMPT/RANK" beside the job record "JOBKEY"; Load
+//     returns them all through the job callback, in any order.
+//   - Server records are the server's own (fair-share history); the key
+//     "format" is reserved for the store's format marker.
+//   - Load calls job for every job record and node for every node record;
+//     the value slices are valid only during the call. ServerRecord returns
+//     a copy of one server record, or nil when there is none.
+//   - Close releases the store; no call follows it.
+type Durable interface {
+	Load(job, node func(key string, value []byte) error) error
+	ServerRecord(key string) ([]byte, error)
+	Commit(r Records) error
+	Close() error
 }

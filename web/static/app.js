@@ -1,5 +1,6 @@
 // Qun dashboard. Plain JavaScript, no build step, no dependencies: every
-// view reads the public JSON API (/v1/...) and redraws every 2 seconds.
+// view reads the public JSON API (/v1/...) and redraws every 2 seconds;
+// on a server with authentication it logs in first (see login below).
 // Numbers a test compares with the API carry data-k="name" attributes; the
 // body's data-view and data-rendered say which view finished drawing and
 // how many times.
@@ -97,7 +98,52 @@ function requestedChips(j) {
 
 // ---- refresh loop ------------------------------------------------------------
 
+// ---- logging in ----------------------------------------------------------
+// A server with authentication answers 401 until the browser holds a
+// session: the page trades a token (from the link qun up prints,
+// #login=TOKEN, or typed into the form below) for an HttpOnly cookie with
+// POST /v1/session. The cookie authenticates reads only.
+
+async function login(token) {
+  const r = await fetch('/v1/session', {method: 'POST', headers: {Authorization: 'Bearer ' + token.trim()}});
+  if (!r.ok) {
+    let msg = r.status + ' ' + r.statusText;
+    try { msg = (await r.json()).message; } catch (_) { /* not JSON */ }
+    throw new Error('log in: ' + msg);
+  }
+  app.needLogin = false;
+}
+
+function askToken(message) {
+  app.needLogin = true;
+  document.body.dataset.view = 'login';
+  show(`<section class="login"><h2>Log in</h2>
+    <p>${esc(message)}</p>
+    <p>Paste a token (<code>qun token create --role reader --queue QUEUE</code>), or open the link <code>qun up</code> printed.</p>
+    <form id="login"><input id="token" type="password" autocomplete="off" placeholder="qun1.…" size="48"> <button>Log in</button></form>
+    <p id="login-error" class="bad"></p></section>`);
+  document.getElementById('login').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    try {
+      await login(document.getElementById('token').value);
+      refresh();
+    } catch (e) {
+      document.getElementById('login-error').textContent = e.message;
+    }
+  });
+}
+
+async function start() {
+  const m = location.hash.match(/^#login=([^&]+)$/);
+  if (m) {
+    history.replaceState(null, '', location.pathname + location.search + '#/overview'); // the token leaves the address bar
+    try { await login(decodeURIComponent(m[1])); } catch (e) { askToken(e.message); return; }
+  }
+  refresh();
+}
+
 async function refresh() {
+  if (app.needLogin) return;
   if (app.busy) { app.again = true; return; }
   app.again = false;
   app.busy = true;
@@ -114,6 +160,7 @@ async function refresh() {
     document.body.dataset.view = r.name;
     document.body.dataset.rendered = String(++app.rendered);
   } catch (e) {
+    if (e.status === 401) { app.busy = false; askToken(e.message); return; }
     const box = document.getElementById('error');
     box.textContent = e.message;
     box.hidden = false;
@@ -593,7 +640,7 @@ function drawUsage(canvas, u, queues) {
 
 const views = {overview, map: poolMap, queues, jobs, job, nodes, usage};
 
-window.addEventListener('hashchange', () => refresh());
+window.addEventListener('hashchange', () => location.hash.startsWith('#login=') ? start() : refresh());
 window.addEventListener('resize', () => refresh());
-refresh();
+start();
 setInterval(refresh, REFRESH_MS);

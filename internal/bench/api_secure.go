@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/agent"
+	"github.com/qunhq/qun/internal/auth"
+)
+
+// benchAuth is the security of a benchmark server run with authentication
+// (the default, as for qun server): TLS 1.3 with the server's own CA, a
+// submitter token of queue default for the clients (so every submission
+// goes through the token check, the queue scope and the audit log), and
+// node certificates obtained through the real enrolment for the agents.
+type benchAuth struct {
+	a     *auth.Authority
+	dir   string
+	roots *tls.Config // trusts the CA only
+}
+
+// openBenchAuth creates the CA, server certificate, token store and audit
+// log in dir.
+func openBenchAuth(dir string) (*benchAuth, error) {
+	a, err := auth.Open(auth.Options{DataDir: dir, Names: []string{"127.0.0.1", "localhost"}})
+	if err != nil {
+		return nil, err
+	}
+	return &benchAuth{a: a, dir: dir, roots: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: a.CA.Pool()}}, nil
+}
+
+// clients returns the submitters' client and one client per agent, each
+// with its node's certificate.
+func (s *benchAuth) clients(ctx context.Context, addr string, agents []string) (*api.Client, map[string]*api.Client, error) {
+	base := "https://" + addr
+	admin, err := api.NewClient(base, api.WithToken(s.a.AdminToken), api.WithTLS(s.roots))
+	if err != nil {
+		return nil, nil, err
+	}
+	var sub *api.NewToken
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if sub, err = admin.CreateToken(ctx, api.TokenRequest{Name: "bench submitter", Role: auth.RoleSubmitter, Queues: []string{"default"}}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("create the submitter token: %w", err)
+		}
+	}
+	c, err := api.NewClient(base, api.WithToken(sub.Token), api.WithTLS(s.roots))
+	if err != nil {
+		return nil, nil, err
+	}
+	// Open the submitters' connection before the clock starts, as a
+	// long-lived client holds one: HTTP/2 multiplexes every client's
+	// requests over it. (Without this, 128 clients starting at once dial
+	// 128 TLS connections before the first one says it speaks HTTP/2.)
+	if _, err := c.ListQueues(ctx); err != nil {
+		return nil, nil, fmt.Errorf("the submitter's first request: %w", err)
+	}
+	out := map[string]*api.Client{}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, name := range agents {
+		join, err := admin.CreateToken(ctx, api.TokenRequest{Name: "bench " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("create a join token: %w", err)
+		}
+		id, err := agent.Enrol(ctx, base, name, filepath.Join(s.dir, "agents", name), join.Token, quiet)
+		if err != nil {
+			return nil, nil, err
+		}
+		if out[name], err = api.NewClient(base, api.WithTLS(id.TLSConfig())); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c, out, nil
+}
+
+func (s *benchAuth) close() {
+	if s != nil {
+		s.a.Close()
+	}
+}
+
+// APIAuthComparison is `qun bench api --compare-auth`: the benchmark with
+// authentication off (plain HTTP on loopback) and on, interleaved in one
+// run so both see the same machine load, and the ratios on/off.
+type APIAuthComparison struct {
+	Rounds int          `json:"rounds"`
+	Off    []*APIResult `json:"auth_off"`
+	On     []*APIResult `json:"auth_on"`
+	// Medians over the rounds.
+	OffSubmissionsPerSec float64 `json:"auth_off_submissions_per_sec"`
+	OnSubmissionsPerSec  float64 `json:"auth_on_submissions_per_sec"`
+	OffGang32Ms          float64 `json:"auth_off_gang32_submit_to_running_ms"`
+	OnGang32Ms           float64 `json:"auth_on_gang32_submit_to_running_ms"`
+	// On ÷ off of each round (its two runs are back to back), and their
+	// medians: the ratio a drifting load disturbs least.
+	SubmissionsRatios []float64 `json:"submissions_per_sec_ratios"`
+	SubmissionsRatio  float64   `json:"submissions_per_sec_ratio"`
+	Gang32Ratios      []float64 `json:"gang32_ratios"`
+	Gang32Ratio       float64   `json:"gang32_ratio"`
+}
+
+// APICompareAuth runs the API benchmark rounds times with authentication
+// off and on, alternating (off, on, on, off, ...) so that a drift in load
+// falls on both; round i is the i-th run of each, back to back.
+func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duration, rounds int) (*APIAuthComparison, error) {
+	if rounds < 1 {
+		return nil, fmt.Errorf("rounds must be positive")
+	}
+	c := &APIAuthComparison{Rounds: rounds}
+	for i := range 2 * rounds {
+		on := i%4 == 1 || i%4 == 2
+		r, err := APIWith(ctx, n, clients, runs, beat, on)
+		if err != nil {
+			return nil, fmt.Errorf("auth %t: %w", on, err)
+		}
+		if on {
+			c.On = append(c.On, r)
+		} else {
+			c.Off = append(c.Off, r)
+		}
+	}
+	med := func(rs []*APIResult, f func(*APIResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	subs := func(r *APIResult) float64 { return r.SubmissionsPerSec }
+	gang := func(r *APIResult) float64 { return r.Gang32SubmitToRun }
+	c.OffSubmissionsPerSec, c.OnSubmissionsPerSec = med(c.Off, subs), med(c.On, subs)
+	c.OffGang32Ms, c.OnGang32Ms = med(c.Off, gang), med(c.On, gang)
+	for i := range rounds {
+		c.SubmissionsRatios = append(c.SubmissionsRatios, subs(c.On[i])/subs(c.Off[i]))
+		c.Gang32Ratios = append(c.Gang32Ratios, gang(c.On[i])/gang(c.Off[i]))
+	}
+	c.SubmissionsRatio, c.Gang32Ratio = median(c.SubmissionsRatios), median(c.Gang32Ratios)
+	return c, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qunhq/qun/internal/bench"
+)
+
+// benchCompareAuth runs `qun bench api --compare-auth R`.
+func benchCompareAuth(cmd *cobra.Command, out output, n, clients, runs int, beat time.Duration, rounds int) error {
+	c, err := bench.APICompareAuth(cmd.Context(), n, clients, runs, beat, rounds)
+	if err != nil {
+		return err
+	}
+	if out.json() {
+		return writeJSON(cmd.OutOrStdout(), c)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%d rounds, authentication off and on back to back in each; medians:\n", c.Rounds)
+	fmt.Fprintf(w, "submissions/s:            auth off %.0f, on %.0f; on/off per round %s, median %.3f\n",
+		c.OffSubmissionsPerSec, c.OnSubmissionsPerSec, ratios(c.SubmissionsRatios), c.SubmissionsRatio)
+	fmt.Fprintf(w, "32-rank gang → running:   auth off %.1f ms, on %.1f ms; on/off per round %s, median %.3f\n",
+		c.OffGang32Ms, c.OnGang32Ms, ratios(c.Gang32Ratios), c.Gang32Ratio)
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func ratios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
