@@ -31,6 +31,9 @@ type Config struct {
 	// without accelerators.
 	Devices []device.Discoverer
 	Server  Server
+	// Stream, when set, opens the node stream the agent reports over
+	// (stream.go); nil, or a server without the endpoint: POST heartbeats.
+	Stream StreamDialer
 	// Shim is the command that runs the rank shim (RunShim), e.g.
 	// ["/usr/bin/qun", "agent", "rank-shim"]; the agent appends "--", the
 	// rank's command and its arguments.
@@ -171,6 +174,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		hctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go a.healthLoop(hctx)
+	}
+	if a.cfg.Stream != nil {
+		err := a.runStream(ctx)
+		if !errors.Is(err, errNoStream) {
+			a.shutdown()
+			return err
+		}
+		a.log.Warn("the server offers no node stream; heartbeating instead")
 	}
 	interval := a.cfg.DefaultInterval
 	registered := false
@@ -318,6 +329,14 @@ func (a *Agent) register(ctx context.Context) error {
 // heartbeat sends the report of every known rank. sent holds the keys of the
 // exited ranks it reported.
 func (a *Agent) heartbeat(ctx context.Context) (*api.HeartbeatResponse, map[rankKey]bool, error) {
+	req, sent := a.report()
+	resp, err := a.cfg.Server.Heartbeat(ctx, a.cfg.Name, req)
+	return resp, sent, err
+}
+
+// report lists every known rank and the devices' health. sent holds the
+// keys of the exited ranks it lists.
+func (a *Agent) report() (api.HeartbeatRequest, map[rankKey]bool) {
 	a.mu.Lock()
 	req := api.HeartbeatRequest{BootID: a.bootID, Ranks: []api.RankReport{}, Devices: slices.Clone(a.devHealth)}
 	sent := map[rankKey]bool{}
@@ -331,8 +350,7 @@ func (a *Agent) heartbeat(ctx context.Context) (*api.HeartbeatResponse, map[rank
 	slices.SortFunc(req.Ranks, func(x, y api.RankReport) int {
 		return cmpKey(rankKey{x.JobID, x.Attempt, x.Rank}, rankKey{y.JobID, y.Attempt, y.Rank})
 	})
-	resp, err := a.cfg.Server.Heartbeat(ctx, a.cfg.Name, req)
-	return resp, sent, err
+	return req, sent
 }
 
 func cmpKey(x, y rankKey) int {

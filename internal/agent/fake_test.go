@@ -131,15 +131,21 @@ func (f *fakeServer) waitExit(t *testing.T, job string, attempt, rank int) api.R
 // stops it and waits for Run to return.
 func runAgent(t *testing.T, srv Server, stateDir string) (*Agent, func()) {
 	t.Helper()
+	return runAgentWith(t, srv, Config{StateDir: stateDir})
+}
+
+// runAgentWith is runAgent with more of the agent's configuration: it sets
+// the name, address, server, shim, logger and the tests' short intervals.
+func runAgentWith(t *testing.T, srv Server, cfg Config) (*Agent, func()) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{
-		Name: "n0", Address: "127.0.0.1", StateDir: stateDir, Server: srv, Shim: []string{exe},
-		Logger:          slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		DefaultInterval: 40 * time.Millisecond, LogInterval: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-	})
+	cfg.Name, cfg.Address, cfg.Server, cfg.Shim = "n0", "127.0.0.1", srv, []string{exe}
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	cfg.DefaultInterval, cfg.LogInterval, cfg.PollInterval = 40*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,23 @@ func (f *fakeServer) lastDevices() []api.DeviceHealth {
 	return f.beats[len(f.beats)-1].Devices
 }
 
+// writeFaults replaces the fake fault file at once (a new file renamed over
+// it), as an operator's editor does: the health poll never reads it empty
+// halfway through a write.
+func writeFaults(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func TestFaultFileDrivesDeviceHealthInHeartbeats(t *testing.T) {
 	srv := newFakeServer()
 	state := t.TempDir()
 	faults := filepath.Join(state, device.FakeFaultsFile)
 	// Broken before the agent starts: the registration already says so.
-	if err := os.WriteFile(faults, []byte("1 isolate-device\n"), 0o644); err != nil {
+	if err := writeFaults(faults, []byte("1 isolate-device\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	discs, err := ParseDevices([]string{"fake:910B:4"}, device.WithFakeFaultFile(faults))
@@ -65,7 +76,7 @@ func TestFaultFileDrivesDeviceHealthInHeartbeats(t *testing.T) {
 	}
 
 	// Heal 1, break 3 with an Xid: the next heartbeats say so.
-	if err := os.WriteFile(faults, []byte("3 xid:13\n"), 0o644); err != nil {
+	if err := writeFaults(faults, []byte("3 xid:13\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	want = []api.DeviceHealth{healthy(0), healthy(1), healthy(2),
@@ -73,7 +84,7 @@ func TestFaultFileDrivesDeviceHealthInHeartbeats(t *testing.T) {
 	srv.waitFor(t, 10*time.Second, "device 1 healed and device 3 at restart-job", func() bool { return cmp.Equal(want, srv.lastDevices()) })
 
 	// A bad line is reported in the log and the last good answer kept.
-	if err := os.WriteFile(faults, []byte("9 reset-device\n"), 0o644); err != nil {
+	if err := writeFaults(faults, []byte("9 reset-device\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)

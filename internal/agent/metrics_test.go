@@ -1,17 +1,14 @@
 package agent
 
 import (
-	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +16,8 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/device"
+	"github.com/qunhq/qun/internal/golden"
+	"github.com/qunhq/qun/internal/metrics"
 )
 
 // readDCGMJobMapping reads a directory the way DCGM's documentation
@@ -55,35 +54,6 @@ func readDCGMJobMapping(t *testing.T, dir string) map[string][]string {
 		sort.Strings(out[e.Name()])
 	}
 	return out
-}
-
-func runAgentWith(t *testing.T, srv Server, cfg Config) (*Agent, func()) {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Name, cfg.Address, cfg.Server, cfg.Shim = "n0", "127.0.0.1", srv, []string{exe}
-	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	cfg.DefaultInterval, cfg.LogInterval, cfg.PollInterval = 40*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
 }
 
 func TestHPCJobMappingFilesFollowRanks(t *testing.T) {
@@ -165,4 +135,11 @@ func TestAgentMetricsReportDevicesWithTheirJobs(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
 	}
+	// The names, types, labels and help of every qun_ family the agent
+	// serves (a rename or a type change shows here, and in docs/metrics.md).
+	fams, err := metrics.ParseText(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/metrics.golden", []byte(metrics.Describe(fams, "qun_")))
 }

@@ -149,12 +149,12 @@ func (b *benchServer) stop() {
 // clients, each acknowledged only once on disk; then runs times, on a
 // fresh server, the time from submitting a 32-rank job to seeing it
 // running.
-func API(ctx context.Context, n, clients, runs int, beat time.Duration) (*APIResult, error) {
-	return APIWith(ctx, n, clients, runs, beat, false)
+func API(ctx context.Context, n, clients, runs int, beat time.Duration, steps Steps) (*APIResult, error) {
+	return APIWith(ctx, n, clients, runs, beat, false, steps)
 }
 
 // APIWith is API with authentication on (secure) or off.
-func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secure bool) (*APIResult, error) {
+func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secure bool, steps Steps) (*APIResult, error) {
 	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
 	}
@@ -182,7 +182,7 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	}
 	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
-	var next atomic.Int64
+	var next, done atomic.Int64
 	lat := make([]time.Duration, n)
 	errc := make(chan error, clients)
 	start := time.Now()
@@ -202,6 +202,7 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 					return
 				}
 				lat[i] = time.Since(t0)
+				steps.step("bench api: submissions", int(done.Add(1)), n)
 			}
 		}()
 	}
@@ -233,7 +234,8 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 		return nil, err
 	}
 	gang := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"gang32","ranks":32,"chipsPerRank":1,"command":["sleep","3600"]}`)
-	for range runs {
+	for i := range runs {
+		steps.step("bench api: 32-rank gangs", i, runs)
 		t0 := time.Now()
 		j, err := b.c.SubmitJob(ctx, gang)
 		if err != nil {

@@ -118,7 +118,7 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 	c := &APIAuthComparison{Rounds: rounds}
 	for i := range 2 * rounds {
 		on := i%4 == 1 || i%4 == 2
-		r, err := APIWith(ctx, n, clients, runs, beat, on)
+		r, err := APIWith(ctx, n, clients, runs, beat, on, nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth %t: %w", on, err)
 		}

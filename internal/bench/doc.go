@@ -2,8 +2,10 @@
 // placement-quality benchmark (Quality: topology-aware placement against
 // its lower bound and first fit on churned backgrounds made by FillWith
 // from a BackgroundMix), the scheduler benchmark on the 524,288-chip
-// SuperCluster (Sched) and the API benchmark against an in-process server
-// with fake agents (API). They measure and return figures; the CLI parses
+// SuperCluster (Sched), the API benchmark against an in-process server
+// with fake agents (API) and the control-plane benchmark (Control: a real
+// `qun server` process and simulated agents on node streams in generator
+// processes, Generate; docs/agent.md). They measure and return figures; the CLI parses
 // flags and prints them. Formulas, defaults and the measured figures are
 // in docs/placement.md and docs/scheduler.md.
 //

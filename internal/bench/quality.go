@@ -27,6 +27,8 @@ type QualityConfig struct {
 	Seed        uint64
 	// Clock, when set, times each Decide; nil reports no times.
 	Clock func() time.Time
+	// Steps receives the gangs placed of each occupancy.
+	Steps Steps
 }
 
 // QualityRow is one line of the benchmark: a pool at one occupancy on one
@@ -176,6 +178,7 @@ func Quality(t *pool.Topology, pl *place.Placer, cfg QualityConfig) ([]QualityRo
 				if j == nil {
 					continue
 				}
+				cfg.Steps.step(fmt.Sprintf("bench place: %s at %.0f%%", t.Name, occ*100), f*cfg.JobsPerFill+i+1, cfg.Fills*cfg.JobsPerFill)
 				j.ID = fmt.Sprintf("gang-%d-%d", f, i)
 				decide := func(st *pool.State) (*place.Decision, float64) {
 					if cfg.Clock == nil {

@@ -61,6 +61,8 @@ type SchedConfig struct {
 	CPUProfile string
 	// Progress receives a line per stage; nil discards them.
 	Progress io.Writer
+	// Steps receives the progress within the stages.
+	Steps Steps
 }
 
 type benchShape struct {
@@ -194,6 +196,7 @@ func Sched(o SchedConfig) (*SchedResult, error) {
 		t0 := time.Now()
 		p, _ := sched.Schedule(&s, now, rng, prof)
 		times = append(times, float64(time.Since(t0).Microseconds())/1000)
+		o.Steps.step("bench sched: 8,192-chip gang decisions", i+1, o.Trials)
 		if len(p.Start) == 1 {
 			r.Gang8192Placed++
 		}
@@ -205,10 +208,11 @@ func Sched(o SchedConfig) (*SchedResult, error) {
 
 	// 3. One full cycle with 100,000 pending jobs on the filled pool.
 	fmt.Fprintf(progress, "bench: one cycle with %d pending jobs\n", o.Pending)
-	for range o.Pending {
+	for i := range o.Pending {
 		if err := st.Submit(g.mixed()); err != nil {
 			return nil, err
 		}
+		o.Steps.step("bench sched: queueing pending jobs", i+1, o.Pending)
 	}
 	snap, _ = st.Snapshot(now)
 	runtime.GC()

@@ -24,7 +24,7 @@ func newAgentCmd() *cobra.Command {
 		devices, faultFiles                                       []string
 		grace, healthInterval                                     time.Duration
 		metricsListen, jobMappingDir                              string
-		join, runAs                                               string
+		join, runAs, transport                                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -97,9 +97,20 @@ ranks the server still assigns (see docs/agent.md).`,
 			if err != nil {
 				return badInput("--devices: %v", err)
 			}
+			if transport != "stream" && transport != "heartbeat" {
+				return badInput("--transport %q: allowed: stream, heartbeat", transport)
+			}
 			client, id, err := agentClient(cmd.Context(), server, name, stateDir, join, log.With("node", name))
 			if err != nil {
 				return err
+			}
+			var stream agent.StreamDialer
+			if transport == "stream" {
+				sc := agent.NewStreamClient(client.Addr())
+				if id != nil {
+					sc.TLS = id.TLSConfig() // the node certificate names the node
+				}
+				stream = sc
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -107,7 +118,7 @@ ranks the server still assigns (see docs/agent.md).`,
 			}
 			a, err := agent.New(agent.Config{
 				Name: name, Address: address, StateDir: stateDir, WorkDir: workDir,
-				Devices: discs, Server: agent.ClientServer{C: client},
+				Devices: discs, Server: agent.ClientServer{C: client}, Stream: stream,
 				Shim:   []string{exe, "agent", "rank-shim"},
 				Logger: log, DefaultGrace: grace, HPCJobMappingDir: jobMappingDir,
 				HealthInterval: healthInterval, Faults: faults, RunAs: ra,
@@ -156,6 +167,7 @@ ranks the server still assigns (see docs/agent.md).`,
 	f.StringArrayVar(&faultFiles, "fault-file", nil, "a fault table file (docs/faults.md) adding to or overriding the built-in fault levels; repeatable")
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9470; default: none)")
 	f.StringVar(&jobMappingDir, "hpc-job-mapping-dir", "", "write DCGM's HPC job-mapping files here (one file per device index holding its job IDs; give dcgm-exporter the same directory)")
+	f.StringVar(&transport, "transport", "stream", "how to talk to the server: stream (one long-lived connection: pushed assignments, pings) or heartbeat (a POST every interval)")
 	cmd.AddCommand(newRankShimCmd())
 	return cmd
 }

@@ -10,5 +10,6 @@ func newBenchCmd() *cobra.Command {
 	c.AddCommand(newBenchPlaceCmd())
 	c.AddCommand(newBenchAPICmd())
 	c.AddCommand(newBenchFailoverCmd())
+	c.AddCommand(newBenchControlCmd(), newBenchControlGenCmd())
 	return c
 }

@@ -60,7 +60,9 @@ medians and the ratios on/off.`,
 			if compare > 0 {
 				return benchCompareAuth(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
 			}
-			res, err := bench.APIWith(cmd.Context(), n, clients, runs, beat, authOn)
+			bar := newProgress(cmd)
+			res, err := bench.APIWith(cmd.Context(), n, clients, runs, beat, authOn, bar.Update)
+			bar.Done()
 			if err != nil {
 				return err
 			}

@@ -72,13 +72,15 @@ files are not there).`,
 				pools = defaultBenchPlacePools
 			}
 			var rows []bench.QualityRow
+			bar := newProgress(cmd)
+			defer bar.Done()
 			for _, f := range pools {
 				topo, err := loadBenchPool(f)
 				if err != nil {
 					return err
 				}
 				r, err := bench.Quality(topo, place.New(place.Options{}), bench.QualityConfig{
-					Occupancies: occs, Backgrounds: bgs, Mix: mix, Fills: fills, JobsPerFill: jobs, Seed: seed, Clock: time.Now})
+					Occupancies: occs, Backgrounds: bgs, Mix: mix, Fills: fills, JobsPerFill: jobs, Seed: seed, Clock: time.Now, Steps: bar.Update})
 				if err != nil {
 					return err
 				}

@@ -35,7 +35,9 @@ scheduling cycle with 100,000 pending jobs, and peak memory (VmHWM).`,
 			if err != nil {
 				return err
 			}
-			o.Pool, o.Progress = topo, cmd.ErrOrStderr()
+			bar := newProgress(cmd)
+			defer bar.Done()
+			o.Pool, o.Progress, o.Steps = topo, &lineWriter{r: bar}, bar.Update
 			r, err := bench.Sched(o)
 			if err != nil {
 				return err

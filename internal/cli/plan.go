@@ -467,6 +467,8 @@ var assumptionFlags = []fieldFlag[assumption]{
 	{"power-fraction", "average draw / rated chip power", func(a *assumption) pflag.Value { return numberValue{&a.PowerFraction} }},
 	{"chip-mtbf-hours", "chip-hours between job-killing faults", func(a *assumption) pflag.Value { return numberValue{&a.ChipMTBFHours} }},
 	{"restart", "restart time after a fault", func(a *assumption) pflag.Value { return durationValue{&a.Restart} }},
+	{"repair-hours", "mean hours a broken host is out for repair (sizes the spares)", func(a *assumption) pflag.Value { return numberValue{&a.RepairHours} }},
+	{"spare-percentile", "share of time the spares cover every host in repair", func(a *assumption) pflag.Value { return numberValue{&a.SparePercentile} }},
 	{"checkpoint-gbps", "aggregate checkpoint write bandwidth, GB/s", func(a *assumption) pflag.Value { return numberValue{&a.CheckpointGBps} }},
 	{"checkpoint-bytes-per-param", "checkpoint bytes per parameter", func(a *assumption) pflag.Value { return numberValue{&a.CheckpointBytesPP} }},
 	{"hbm-margin", "fraction of HBM kept free", func(a *assumption) pflag.Value { return numberValue{&a.HBMMargin} }},

@@ -18,8 +18,9 @@ import (
 
 func newSimCmd() *cobra.Command {
 	var (
-		out                          output
+		out                          = output{formats: []string{"table", "json", "md"}}
 		c                            sim.Config
+		ettr                         ettrFlags
 		policies, seeds, dir, tracef string
 		quiet                        bool
 	)
@@ -34,6 +35,8 @@ Experiments:
           waiting in the queue when they do not fit (default)
   fgd     the FGD paper's method on an openb pod list: shuffled pods, tuned
           to --ratio × the GPU capacity, one attempt each, no departures
+  ettr    one large training job on --pool under drawn faults: effective
+          training time ratio and where the time went (docs/faults-sim.md)
 
 --trace takes an openb pod list (.csv; the node list is read from
 openb_node_list_gpu_node.csv beside it unless --nodes is given) or a generic
@@ -54,9 +57,16 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 				return usageError{err}
 			}
 			c.Seeds = s
+			if c.Experiment == "ettr" {
+				return runETTR(cmd, &ettr, &out, s, dir, quiet)
+			}
 			if !quiet {
-				errw := cmd.ErrOrStderr()
-				c.Progress = func(line string) { fmt.Fprintln(errw, "sim: "+line) }
+				bar := newProgress(cmd)
+				defer bar.Done()
+				c.Progress = func(line string) { bar.Println("sim: " + line) }
+				if bar.Terminal() {
+					c.Steps = func(label string, done, total int) { bar.Update("sim: "+label, done, total) }
+				}
 			}
 			r, err := sim.Run(c)
 			if err != nil {
@@ -76,6 +86,10 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 					return err
 				}
 			}
+			if out.format == "md" {
+				_, err := cmd.OutOrStdout().Write(r.Markdown())
+				return err
+			}
 			if out.json() {
 				js, err := r.JSON()
 				if err != nil {
@@ -90,7 +104,7 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 	f := cmd.Flags()
 	f.StringVar(&tracef, "trace", "", "workload: openb pod list (.csv) or JSONL job trace; empty: embedded synthetic workload")
 	f.StringVar(&c.Nodes, "nodes", "", "openb node list (default: openb_node_list_gpu_node.csv beside --trace)")
-	f.StringVar(&c.Experiment, "experiment", "replay", "replay or fgd")
+	f.StringVar(&c.Experiment, "experiment", "replay", "replay, fgd or ettr")
 	f.StringVar(&c.ProfileFile, "profile", "", "a scheduler profile file, as qun server --profile takes, to run instead of --policy")
 	f.StringVar(&policies, "policy", "", "comma-separated placement profiles, each optionally with scorer arguments after colons, e.g. qun:patience=0.9:order=0 (default: replay "+sim.ServerDefault+", fgd "+score.DefaultPolicy+")")
 	f.StringVar(&seeds, "seed", "42", "seeds: N, N,M or N-M")
@@ -98,6 +112,7 @@ fgd runs ` + score.DefaultPolicy + `. --profile FILE runs any scheduler profile 
 	f.BoolVar(&c.PackingBound, "packing-bound", false, "fgd: at the first failed pod, compare the GPUs holding shares with the LP lower bound on the GPUs those shares need")
 	f.StringVar(&dir, "out", "", "write report.json, report.md and SVG plots into this directory")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	ettr.register(f)
 	out.register(cmd)
 	return cmd
 }

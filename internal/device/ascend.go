@@ -36,18 +36,18 @@ func (a *Ascend) Name() string { return "ascend" }
 // info -m" fails or disagrees with the table, devices are numbered in table
 // order and a warning is logged.
 func (a *Ascend) Discover(ctx context.Context) ([]Device, error) {
-	path, err := a.lookPath()
-	if err != nil {
-		a.log.Info(fmt.Sprintf("npu-smi not available: %v; no Ascend devices", err))
-		return nil, nil
-	}
-	info, err := a.run(ctx, path, "info")
+	o, err := a.readNPUSMI(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m, mErr := a.run(ctx, path, "info", "-m")
-	if mErr == nil {
-		ds, err := ParseNPUSMI(info, m)
+	if o == nil {
+		_, why := a.lookPath()
+		a.log.Info(fmt.Sprintf("npu-smi not available: %v; no Ascend devices", why))
+		return nil, nil
+	}
+	info, mErr := o.info, o.mapErr
+	if o.chipMap != nil {
+		ds, err := ParseNPUSMI(info, o.chipMap)
 		if err == nil {
 			return ds, nil
 		}

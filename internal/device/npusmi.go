@@ -47,15 +47,9 @@ type chipKey struct{ NPU, Chip int }
 // position in the table (the runtime numbers visible chips in NPU, chip
 // order). Malformed input gives an error naming the line.
 func ParseNPUSMI(info, chipMap []byte) ([]Device, error) {
-	t, err := parseNPUSMITable(info)
+	t, logic, err := parseNPUSMIOutputs(info, chipMap)
 	if err != nil {
 		return nil, err
-	}
-	var logic map[chipKey]int
-	if chipMap != nil {
-		if logic, err = parseNPUSMIMap(chipMap); err != nil {
-			return nil, err
-		}
 	}
 	return ascendDevices(t, logic)
 }

@@ -21,15 +21,9 @@ type npuHealthDetail struct {
 // and, when details has the output of `npu-smi info -t health` for the
 // chip (keyed by the chip's device index), "ascend:CODE" per error code.
 func ParseNPUSMIHealth(info, chipMap []byte, details map[int][]byte) ([]Health, error) {
-	t, err := parseNPUSMITable(info)
+	t, logic, err := parseNPUSMIOutputs(info, chipMap)
 	if err != nil {
 		return nil, err
-	}
-	var logic map[chipKey]int
-	if chipMap != nil {
-		if logic, err = parseNPUSMIMap(chipMap); err != nil {
-			return nil, err
-		}
 	}
 	idxs, err := chipIndexes(t, logic)
 	if err != nil {
@@ -101,32 +95,23 @@ func parseNPUSMIHealthDetail(text []byte) (npuHealthDetail, error) {
 // not OK `npu-smi info -t health -i NPU -c CHIP` for its error codes (a
 // failure there is logged; the chip is still reported with its state).
 func (a *Ascend) Health(ctx context.Context) ([]Health, error) {
-	path, err := a.lookPath()
-	if err != nil {
-		return nil, nil
-	}
-	info, err := a.run(ctx, path, "info")
-	if err != nil {
+	o, err := a.readNPUSMI(ctx)
+	if o == nil || err != nil {
 		return nil, err
 	}
-	m, mErr := a.run(ctx, path, "info", "-m")
-	if mErr != nil {
-		m = nil
+	path, info, m := o.path, o.info, o.chipMap
+	// A chip map that does not parse or fit the table is dropped, as
+	// Discover drops it: the chips are then numbered in table order.
+	t, logic, err := parseNPUSMIOutputs(info, m)
+	var idxs []int
+	if err == nil {
+		idxs, err = chipIndexes(t, logic)
 	}
-	t, err := parseNPUSMITable(info)
-	if err != nil {
-		return nil, err
-	}
-	var logic map[chipKey]int
-	if m != nil {
-		if logic, err = parseNPUSMIMap(m); err != nil {
-			logic, m = nil, nil
-		}
-	}
-	idxs, err := chipIndexes(t, logic)
 	if err != nil && m != nil {
-		m, logic = nil, nil
-		idxs, err = chipIndexes(t, nil)
+		m = nil
+		if t, logic, err = parseNPUSMIOutputs(info, nil); err == nil {
+			idxs, err = chipIndexes(t, logic)
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package device
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 )
 
@@ -54,18 +53,11 @@ func (f *Fake) Telemetry(ctx context.Context) ([]Telemetry, error) {
 // and returns each chip's AICore utilisation, HBM used, power, temperature
 // and health. Without npu-smi it returns nothing.
 func (a *Ascend) Telemetry(ctx context.Context) ([]Telemetry, error) {
-	path, err := exec.LookPath(a.bin)
-	if err != nil {
-		return nil, nil
-	}
-	info, err := a.run(ctx, path, "info")
-	if err != nil {
+	o, err := a.readNPUSMI(ctx)
+	if o == nil || err != nil {
 		return nil, err
 	}
-	m, err := a.run(ctx, path, "info", "-m")
-	if err != nil {
-		m = nil
-	}
+	info, m := o.info, o.chipMap
 	out, err := ParseNPUSMITelemetry(info, m)
 	if err != nil && m != nil {
 		out, err = ParseNPUSMITelemetry(info, nil)
@@ -77,15 +69,9 @@ func (a *Ascend) Telemetry(ctx context.Context) ([]Telemetry, error) {
 // for ParseNPUSMI): Power(W), Temp(C), AICore(%) and the used side of the
 // last memory pair (HBM where there is HBM).
 func ParseNPUSMITelemetry(info, chipMap []byte) ([]Telemetry, error) {
-	t, err := parseNPUSMITable(info)
+	t, logic, err := parseNPUSMIOutputs(info, chipMap)
 	if err != nil {
 		return nil, err
-	}
-	var logic map[chipKey]int
-	if chipMap != nil {
-		if logic, err = parseNPUSMIMap(chipMap); err != nil {
-			return nil, err
-		}
 	}
 	out := make([]Telemetry, 0, len(t.Chips))
 	for i, c := range t.Chips {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -39,7 +41,7 @@ func TestChipFaultThroughTheHook(t *testing.T) {
 	if err := os.WriteFile(poolFile, []byte(chipFaultPool), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "200ms")

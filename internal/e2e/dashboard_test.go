@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -217,12 +219,13 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func fnum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // upWithJobs starts `qun up` (4 nodes × 8 fake 910B) with a running, a
-// pending and a failed job, and one restarted after a preemption.
-func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pending, failed, restarted string) {
+// pending and a failed job, one recovered from a failed rank (restarted in
+// place, running as its attempt 1) and one restarted after a preemption.
+func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pending, failed, recovered, restarted string) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data = t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base = "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -247,9 +250,16 @@ func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pendin
 	failed = submit(t, qun, base, write("broken", "queue: research\nranks: 2\nrestartPolicy: {maxRestarts: 0}\ncommand: [sh, -c, \"echo starting; echo boom >&2; exit 3\"]\n"))
 	waitJob(t, c, running, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
 	waitJob(t, c, failed, 60*time.Second, nil)
+	// Its rank exits 3 in attempt 0; the restart in place runs (4 chips, so
+	// that the pool is full with the victim below).
+	recovered = submit(t, qun, base, write("crashy", "queue: research\npriority: 5\nchips: 4\nrestartPolicy: {maxRestarts: 2, backoff: 1s}\n"+
+		"command: [sh, -c, \"echo attempt $QUN_ATTEMPT; [ $QUN_ATTEMPT -ge 1 ] || exit 3; exec sleep 100000\"]\n"))
+	waitJob(t, c, recovered, 90*time.Second, func(j *api.Job) bool {
+		return j.State == api.JobRunning && j.Attempt == 1 && len(j.History) == 1 && j.History[0].RecoveredAt != nil
+	})
 	// The rest of the pool goes to a low-priority job; a short urgent one
 	// preempts it, and it runs again as its attempt 1.
-	restarted = submit(t, qun, base, write("victim", "queue: research\nranks: 7\nchipsPerRank: 4\ncommand: [sh, -c, \"echo attempt $QUN_ATTEMPT; exec sleep 100000\"]\n"))
+	restarted = submit(t, qun, base, write("victim", "queue: research\nranks: 6\nchipsPerRank: 4\ncommand: [sh, -c, \"echo attempt $QUN_ATTEMPT; exec sleep 100000\"]\n"))
 	waitJob(t, c, restarted, 60*time.Second, func(j *api.Job) bool { return j.State == api.JobRunning })
 	urgent := submit(t, qun, base, write("urgent", "queue: prod\npriority: 10\nranks: 8\ncommand: [sleep, \"2\"]\n"))
 	waitJob(t, c, urgent, 90*time.Second, nil)
@@ -257,7 +267,7 @@ func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pendin
 	// 32 chips: never free while the training job runs.
 	pending = submit(t, qun, base, write("big", "queue: prod\nchips: 32\ncommand: [qun-allreduce]\n"))
 	waitJob(t, c, pending, 20*time.Second, func(j *api.Job) bool { return j.State == api.JobPending && j.Reason != "" })
-	return base, data, c, running, pending, failed, restarted
+	return base, data, c, running, pending, failed, recovered, restarted
 }
 
 // TestDashboardInChromium loads every view of the dashboard in headless
@@ -265,7 +275,7 @@ func upWithJobs(t *testing.T) (base, data string, c *api.Client, running, pendin
 // view draws without a console error, and its numbers equal the API's.
 func TestDashboardInChromium(t *testing.T) {
 	chromiumPath(t)
-	base, data, c, running, pending, failed, restarted := upWithJobs(t)
+	base, data, c, running, pending, failed, recovered, restarted := upWithJobs(t)
 	ctx := context.Background()
 	b := secureBrowser(t, base, filepath.Join(data, "server"))
 	b.loginUp(data) // secure_dashboard_test.go
@@ -299,8 +309,8 @@ func TestDashboardInChromium(t *testing.T) {
 		want["chips-"+kd.Kind+"-total"], want["chips-"+kd.Kind+"-free"] = itoa(kd.Chips), itoa(kd.Free)
 		want["chips-"+kd.Kind+"-alloc"], want["chips-"+kd.Kind+"-down"] = itoa(kd.Alloc), itoa(kd.Down)
 	}
-	if want["running"] != "2" || want["pending"] != "1" || want["faults"] != "1" || want["chips-910B-alloc"] != "32" {
-		t.Errorf("API state %v: want 2 running, 1 pending, 1 failed job and 32 chips allocated", want)
+	if want["running"] != "3" || want["pending"] != "1" || want["faults"] != "1" || want["chips-910B-alloc"] != "32" {
+		t.Errorf("API state %v: want 3 running, 1 pending, 1 failed job and 32 chips allocated", want)
 	}
 	expect(t, "overview", got, want)
 	b.checkClean("overview")
@@ -384,7 +394,7 @@ func TestDashboardInChromium(t *testing.T) {
 	shots = append(shots, b.screenshot(dir, "jobs"))
 
 	// The job pages: placement, modelled communication, logs.
-	for _, id := range []string{running, failed, pending, restarted} {
+	for _, id := range []string{running, failed, pending, recovered, restarted} {
 		b.open("jobs/" + id)
 		got = b.values()
 		j, err := c.GetJob(ctx, id)
@@ -429,6 +439,33 @@ func TestDashboardInChromium(t *testing.T) {
 				t.Errorf("job %s: the map outlines %q chips, want its %d (%v)", id, outlined, len(pl.Chips), err)
 			}
 		}
+		// Attempts and recoveries: every ended attempt, its cause, how the
+		// job came back and how long that took.
+		for i, h := range j.History {
+			p := "hist-" + itoa(i) + "-"
+			want[p+"attempt"], want[p+"cause"], want[p+"path"] = itoa(h.Attempt), h.Cause, h.Path
+			if h.RecoveredAt != nil {
+				secs := h.RecoveredAt.Sub(h.DetectedAt).Seconds()
+				if g, err := strconv.ParseFloat(got[p+"recovery"], 64); err != nil || g < secs-0.002 || g > secs+0.002 {
+					t.Errorf("job %s attempt %d: the page says it recovered in %q s, the API %.3f s", id, h.Attempt, got[p+"recovery"], secs)
+				}
+			} else if _, shown := got[p+"recovery"]; shown {
+				t.Errorf("job %s attempt %d: a recovery time shown for an attempt the API has not recovered", id, h.Attempt)
+			}
+		}
+		switch id {
+		case recovered:
+			if len(j.History) != 1 || j.History[0].Cause != "rank-failed" || j.History[0].Path != "restart-in-place" || j.History[0].RecoveredAt == nil {
+				t.Errorf("recovered job %s: history %+v, want one rank-failed attempt restarted in place and recovered", id, j.History)
+			}
+			if !strings.Contains(got["log-0-stdout"], "attempt 1") {
+				t.Errorf("recovered job %s: rank 0's stdout %q, want attempt 1's", id, got["log-0-stdout"])
+			}
+		case restarted:
+			if len(j.History) != 1 || j.History[0].Cause != "preempted" || j.History[0].Path != "requeue" {
+				t.Errorf("preempted job %s: history %+v, want one preempted attempt requeued", id, j.History)
+			}
+		}
 		expect(t, "job "+id, got, want)
 		b.checkClean("job " + id)
 		if id == restarted {
@@ -438,10 +475,19 @@ func TestDashboardInChromium(t *testing.T) {
 			}
 		}
 		name := "job-" + string(j.State)
-		if id == restarted {
+		switch id {
+		case restarted:
 			name = "job-restarted"
+		case recovered:
+			name = "job-recovered"
 		}
 		shots = append(shots, b.screenshot(dir, name))
+		if id == recovered { // its attempts and recoveries, further down the page
+			if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.querySelector('[data-k="hist-0-cause"]').scrollIntoView(), true`)); err != nil {
+				t.Error(err)
+			}
+			shots = append(shots, b.screenshot(dir, name+"-attempts"))
+		}
 	}
 
 	// Nodes.
@@ -531,7 +577,7 @@ func TestDashboardInChromium(t *testing.T) {
 func TestDashboardSuperClusterMap(t *testing.T) {
 	chromiumPath(t)
 	bin := binaries(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "https://" + listen
 	pool := filepath.Join(repoRoot, "examples", "pools", "atlas950-supercluster.yaml")
 	data := t.TempDir()

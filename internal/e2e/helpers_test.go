@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,16 +94,6 @@ func (p *proc) waitExit(t *testing.T, d time.Duration) int {
 		t.Fatalf("%s did not exit within %v; output:\n%s", p.name, d, p.output())
 	}
 	return p.cmd.ProcessState.ExitCode()
-}
-
-func freePort(t *testing.T, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // eventually polls cond every 100 ms until it holds or d passes.
@@ -235,15 +223,7 @@ type model struct {
 
 func readModel(t *testing.T, path string) model {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("trained model: %v", err)
-	}
-	var m model
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatalf("trained model %s: %v", path, err)
-	}
-	return m
+	return testbin.ReadJSON[model](t, path)
 }
 
 // singleProcessModel runs the job's command as one process (no RANK or

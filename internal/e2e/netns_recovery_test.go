@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -134,13 +136,13 @@ func TestTorchDDPRecoversOnTheSpare(t *testing.T) {
 		err error
 	}
 	want := make(chan result, 1)
-	refDir, refPort := t.TempDir(), freePort(t, "127.0.0.1")
+	refDir, refPort := t.TempDir(), testbin.FreePort(t, "127.0.0.1")
 	go func() {
 		w, err := uninterruptedTorch(refDir, refPort, script)
 		want <- result{w, err}
 	}()
 
-	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), freePort(t, net.bridgeAddr()))
+	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), testbin.FreePort(t, net.bridgeAddr()))
 	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "3s", "--heartbeat", "1s")

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -83,7 +85,7 @@ func TestGangAcrossNetworkNamespaces(t *testing.T) {
 	if err := os.WriteFile(poolFile, []byte(netnsPool), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), freePort(t, net.bridgeAddr()))
+	listen := fmt.Sprintf("%s:%d", net.bridgeAddr(), testbin.FreePort(t, net.bridgeAddr()))
 	base := "https://" + listen
 	start(t, "server", nil, qun, "server", "--pool", poolFile, "--data-dir", filepath.Join(dir, "server"),
 		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "500ms")

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -75,7 +77,7 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen, "--nodes", "2", "--chips", "4", "--build-workloads=false")
 	eventually(t, 60*time.Second, "qun up to say it is up", func() (bool, string) {
@@ -121,7 +123,7 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 `), scrapeCfg...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	promAddr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	p := start(t, "prometheus", nil, prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	pbase := "http://" + promAddr
@@ -171,7 +173,11 @@ func TestPrometheusScrapesQunUp(t *testing.T) {
 			default:
 			}
 			v, ok, s := promQuery(t, pbase, tc.q)
-			return ok && (tc.want < 0 || v == tc.want), fmt.Sprintf("%s (want %g)", s, tc.want)
+			done := ok && (tc.want < 0 || v == tc.want)
+			if done {
+				t.Logf("PromQL %s = %g (the API's figure: %g)", tc.q, v, tc.want)
+			}
+			return done, fmt.Sprintf("%s (want %g)", s, tc.want)
 		})
 	}
 }

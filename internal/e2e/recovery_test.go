@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -75,7 +77,7 @@ func TestUpSurvivesAnAgentKill(t *testing.T) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "https://" + listen
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen,
 		"--nodes", "2", "--chips", "1", "--spares", "1", "--restart-delay", "1s", "--node-timeout", "30s")

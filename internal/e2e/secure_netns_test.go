@@ -22,6 +22,7 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/auth"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // The secure end-to-end test's network: its own prefix and subnet, so it
@@ -101,7 +102,7 @@ func TestSecureGangAcrossNetworkNamespaces(t *testing.T) {
 		})
 	}
 
-	listen := fmt.Sprintf("%s:%d", n.bridgeAddr(), freePort(t, n.bridgeAddr()))
+	listen := fmt.Sprintf("%s:%d", n.bridgeAddr(), testbin.FreePort(t, n.bridgeAddr()))
 	base := "https://" + listen
 	srvDir := filepath.Join(dir, "server")
 	server := start(t, "server", nil, qun, "server", "--pool", poolFile, "--queues", queuesFile, "--data-dir", srvDir,

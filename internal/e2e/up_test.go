@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qunhq/qun/internal/testbin"
+
 	"github.com/qunhq/qun/api"
 )
 
@@ -20,7 +22,7 @@ func TestUpRunsTheExampleJobAndStopsCleanly(t *testing.T) {
 	bin := binaries(t)
 	qun := filepath.Join(bin, "qun")
 	data := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	listen := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	base := "https://" + listen
 
 	up := start(t, "qun-up", nil, qun, "up", "--data-dir", data, "--listen", listen)

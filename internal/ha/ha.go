@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,23 @@ type member struct {
 func (m *member) setHandler(h http.Handler) { m.handler.Store(&h) }
 
 func (m *member) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if isNodeStream(r) {
+		// Frames pushed on a node stream carry no fencing epoch, so a
+		// member offers none: agents then post heartbeats, whose answers
+		// do (agent.EpochFence). The "no endpoint" message is what
+		// api.DialStream takes for a server without streams.
+		writeJSON(w, http.StatusNotFound, &api.Error{Code: api.CodeNotFound,
+			Message: "no endpoint: HA members offer no node streams; post heartbeats (their answers carry the fencing epoch)"})
+		return
+	}
 	(*m.handler.Load()).ServeHTTP(w, r)
+}
+
+// isNodeStream reports whether r opens a node stream
+// (GET /v1/nodes/NAME/stream).
+func isNodeStream(r *http.Request) bool {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/nodes/")
+	return ok && r.Method == http.MethodGet && strings.HasSuffix(rest, "/stream") && strings.Count(rest, "/") == 1
 }
 
 // followerHandler answers every request with CodeNotLeader.

@@ -90,10 +90,10 @@ type Communication struct {
 }
 
 // Checkpoint is where and how often a job saves its state. A positive
-// Interval needs a Dir.
+// Interval (or auto) needs a Dir.
 type Checkpoint struct {
-	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
-	Dir      string   `yaml:"dir,omitempty" json:"dir,omitempty"`
+	Interval CheckpointInterval `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Dir      string             `yaml:"dir,omitempty" json:"dir,omitempty"`
 }
 
 // Normalize replaces values that were not given with their defaults and
@@ -109,6 +109,9 @@ func (s *Spec) Normalize() {
 		s.Chips = int(t / int64(Whole))
 	}
 	s.Parallelism = s.Plan()
+	if s.Checkpoint.Interval == AutoInterval && s.Chips > 0 {
+		s.Checkpoint.Interval = CheckpointInterval(AutoCheckpointInterval(s.Chips))
+	}
 }
 
 // shape returns the ranks and chips per rank after defaults and derivation

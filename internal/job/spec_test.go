@@ -212,7 +212,7 @@ func TestJSON(t *testing.T) {
 		s.Parallelism = job.Parallelism{Tensor: 2, Pipeline: 2}
 		s.Communication = job.Communication{TensorBytes: 1.5e9, ExpertBytes: 1}
 		s.Duration = job.Duration(90 * time.Minute)
-		s.Checkpoint = job.Checkpoint{Interval: job.Duration(time.Minute), Dir: "/c"}
+		s.Checkpoint = job.Checkpoint{Interval: job.CheckpointInterval(time.Minute), Dir: "/c"}
 		s.Env = map[string]string{"A": "b"}
 		s.Args, s.Workdir, s.Queue, s.Priority = []string{"-v"}, "/w", "q", -3
 	})

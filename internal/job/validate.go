@@ -289,11 +289,14 @@ func (c *checker) run(s *Spec) {
 		c.add("duration", "%s is negative (allowed: omitted or 0 for unknown, or a positive Go duration such as 90m or 2h)", s.Duration)
 	}
 	ck := s.Checkpoint
-	if ck.Interval < 0 {
-		c.add("checkpoint.interval", "%s is negative (allowed: a positive Go duration such as 30m)", ck.Interval)
+	switch {
+	case ck.Interval == AutoInterval && !(s.TotalChipsMilli() > 0 && Milli(s.TotalChipsMilli()).IsWhole()):
+		c.add("checkpoint.interval", "auto needs the job's chip count (give chips, or ranks and chipsPerRank in whole chips)")
+	case ck.Interval < 0 && ck.Interval != AutoInterval:
+		c.add("checkpoint.interval", "%s is negative (allowed: auto or a positive Go duration such as 30m)", ck.Interval)
 	}
 	switch {
-	case ck.Interval > 0 && ck.Dir == "":
+	case (ck.Interval > 0 || ck.Interval == AutoInterval) && ck.Dir == "":
 		c.add("checkpoint.dir", "required when checkpoint.interval is given (an absolute path such as /ckpt/llama)")
 	case ck.Dir != "" && !path.IsAbs(ck.Dir):
 		c.add("checkpoint.dir", "%q is not an absolute path (such as /ckpt/llama)", ck.Dir)

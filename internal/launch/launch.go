@@ -3,6 +3,7 @@ package launch
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/qunhq/qun/internal/pool"
@@ -78,18 +79,9 @@ func NewTable(t *pool.Topology, p *pool.Placement) (*Table, error) {
 func (tb *Table) Family() string {
 	var fams []string
 	for _, w := range tb.Workers {
-		if w.Family != "" && !contains(fams, w.Family) {
+		if w.Family != "" && !slices.Contains(fams, w.Family) {
 			fams = append(fams, w.Family)
 		}
 	}
 	return strings.Join(fams, "+")
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -86,6 +86,10 @@ type Job struct {
 	Attempt int    `json:"attempt"`
 	// Restarts counts the recoveries so far (preemptions do not count).
 	Restarts int `json:"restarts,omitempty"`
+	// Backoffs counts the recent restarts that set the backoff: it starts
+	// over when an attempt ran StableRun before its fault, so a long job's
+	// rare faults each wait the policy's first backoff, not its cap.
+	Backoffs int `json:"backoffs,omitempty"`
 	// Placed reports whether the job holds an allocation.
 	Placed     bool       `json:"placed,omitempty"`
 	Ranks      []Rank     `json:"ranks,omitempty"`
@@ -108,6 +112,11 @@ type Job struct {
 	Policy job.RestartPolicy `json:"-"`
 }
 
+// StableRun is how long an attempt must have run before its fault for the
+// restart backoff to start over (Kubernetes' crash-loop backoff resets after
+// the same 10 minutes).
+const StableRun = 10 * time.Minute
+
 // Kind names an Event.
 type Kind string
 
@@ -115,9 +124,9 @@ type Kind string
 const (
 	EvPlaced          Kind = "placed"           // Nodes: the node of every rank; the allocation is taken
 	EvRankAssigned    Kind = "rank-assigned"    // Rank: handed to its node's agent
-	EvRankStarted     Kind = "rank-started"     // Rank: its process runs
+	EvRankStarted     Kind = "rank-started"     // Rank (or every rank of Ranks): its process runs
 	EvRankExited      Kind = "rank-exited"      // Rank, ExitCode or Signal
-	EvRankGone        Kind = "rank-gone"        // Rank: the agent no longer runs it (it stopped)
+	EvRankGone        Kind = "rank-gone"        // Rank (or every rank of Ranks): the agent no longer runs it (it stopped)
 	EvNodeLost        Kind = "node-lost"        // Node; Detail says lost or removed
 	EvDeviceUnhealthy Kind = "device-unhealthy" // Ranks on the unhealthy chips of Node
 	EvPreempted       Kind = "preempted"        // EvictAt, Detail (by whom, why)
@@ -226,7 +235,7 @@ func (j *Job) copy() Job {
 // equal reports whether j and k hold the same state.
 func (j *Job) equal(k *Job) bool {
 	if j.State != k.State || j.Target != k.Target || j.Reason != k.Reason || j.Attempt != k.Attempt ||
-		j.Restarts != k.Restarts || j.Placed != k.Placed || j.Path != k.Path ||
+		j.Restarts != k.Restarts || j.Backoffs != k.Backoffs || j.Placed != k.Placed || j.Path != k.Path ||
 		!j.PlacedAt.Equal(k.PlacedAt) || !j.Reserved.Equal(k.Reserved) || !j.EvictAt.Equal(k.EvictAt) ||
 		!j.RestartAt.Equal(k.RestartAt) || !eqTime(j.RunningAt, k.RunningAt) || !eqTime(j.FinishedAt, k.FinishedAt) ||
 		len(j.Ranks) != len(k.Ranks) || len(j.History) != len(k.History) || !slices.Equal(j.Kept, k.Kept) {
@@ -266,8 +275,13 @@ func (j *Job) apply(ev Event, a *Actions) error {
 			j.Ranks[ev.Rank].Live = true
 		}
 	case EvRankStarted:
-		if r := j.rank(ev.Rank); r != nil && j.active() && !r.Exited {
-			r.Up, r.Live = true, true
+		changed := false
+		for _, i := range ev.ranks() {
+			if r := j.rank(i); r != nil && j.active() && !r.Exited {
+				r.Up, r.Live, changed = true, true, true
+			}
+		}
+		if changed {
 			j.progress(ev.At, a)
 		}
 	case EvRankExited:
@@ -296,8 +310,13 @@ func (j *Job) apply(ev Event, a *Actions) error {
 		}
 		j.progress(ev.At, a)
 	case EvRankGone:
-		if r := j.rank(ev.Rank); r != nil {
-			r.Live = false
+		changed := false
+		for _, i := range ev.ranks() {
+			if r := j.rank(i); r != nil {
+				r.Live, changed = false, true
+			}
+		}
+		if changed {
 			j.progress(ev.At, a)
 		}
 	case EvNodeLost:
@@ -341,6 +360,15 @@ func (j *Job) apply(ev Event, a *Actions) error {
 		return fmt.Errorf("lifecycle: unknown event %q", ev.Kind)
 	}
 	return nil
+}
+
+// ranks returns the ranks a rank event is about: Ranks when given (a
+// driver reporting a whole gang at once, as the simulator does), else Rank.
+func (ev *Event) ranks() []int {
+	if len(ev.Ranks) > 0 {
+		return ev.Ranks
+	}
+	return []int{ev.Rank}
 }
 
 // active reports whether the job's current attempt is meant to run.
@@ -510,8 +538,12 @@ func (j *Job) fault(at time.Time, cause job.Cause, detail string, lost []int, no
 		j.progress(at, a)
 		return
 	}
+	if j.RunningAt != nil && !at.Before(j.RunningAt.Add(StableRun)) {
+		j.Backoffs = 0
+	}
 	j.Restarts++
-	j.State, j.Path, j.RestartAt = Recovering, path, at.Add(j.Policy.Delay(j.Restarts))
+	j.Backoffs++
+	j.State, j.Path, j.RestartAt = Recovering, path, at.Add(j.Policy.Delay(j.Backoffs))
 	j.Reason = fmt.Sprintf("recovering from %s (%s): %s, restart %d of %d", cause, detail, path, j.Restarts, most)
 	if path == Replace {
 		j.Reserved = at

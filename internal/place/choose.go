@@ -212,7 +212,7 @@ func expectedWait(st *pool.State, o *option, n int, env Env) float64 {
 		c := 0
 		for _, cl := range rj.Placement.Ranks {
 			for _, g := range cl.Grants {
-				if g.Milli == pool.Full && contains(o.kinds, t.ChipKind(g.Chip)) {
+				if g.Milli == pool.Full && slices.Contains(o.kinds, t.ChipKind(g.Chip)) {
 					c++
 				}
 			}

@@ -126,7 +126,7 @@ func fill(st *pool.State, r *Request, d pool.DomainID, k pool.KindID, n int, hos
 			if chips == nil {
 				return true
 			}
-			cl := pool.Claim{Host: h, CPUMilli: r.CPUMilli, MemoryMiB: r.MemoryMiB, Grants: WholeGrants(chips)}
+			cl := pool.WholeChipClaim(h, chips, r.CPUMilli, r.MemoryMiB)
 			if st.Allocate(cl) != nil {
 				return true
 			}
@@ -185,13 +185,4 @@ func shortfallStatus(st *pool.State, r *Request, k pool.KindID, n, placed, free 
 		}
 	}
 	return &Status{Code: Unschedulable, Reason: ReasonShortfall, Detail: detail}
-}
-
-// WholeGrants returns one whole-chip grant per chip, in order.
-func WholeGrants(chips []pool.ChipID) []pool.Grant {
-	g := make([]pool.Grant, len(chips))
-	for i, c := range chips {
-		g[i] = pool.Grant{Chip: c, Milli: pool.Full}
-	}
-	return g
 }

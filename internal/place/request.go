@@ -3,6 +3,7 @@ package place
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,19 +56,10 @@ func (r *Request) WholeChips() (int, bool) {
 }
 
 // AcceptedKinds returns the kinds of t that r accepts, in pool order: the
-// kinds it names (any when it names none) with at least MinHBMGiB.
+// kinds it names (any when it names none) with at least MinHBMGiB
+// (pool.ChipKind.AcceptedBy).
 func AcceptedKinds(t *pool.Topology, r *Request) []pool.KindID {
-	out := make([]pool.KindID, 0, len(t.Kinds))
-	for i, k := range t.Kinds {
-		if len(r.Kinds) > 0 && !contains(r.Kinds, k.Name) {
-			continue
-		}
-		if k.HBMGiB < r.MinHBMGiB {
-			continue
-		}
-		out = append(out, pool.KindID(i))
-	}
-	return out
+	return t.AcceptedKinds(r.Kinds, r.MinHBMGiB)
 }
 
 // gang is a request as the search sees it.
@@ -122,7 +114,7 @@ func options(t *pool.Topology, r *Request, kinds []pool.KindID) (single []option
 		for _, k := range ks {
 			ck := t.Kinds[k]
 			names = append(names, ck.Name)
-			if !contains(fams, ck.Collective) {
+			if !slices.Contains(fams, ck.Collective) {
 				fams = append(fams, ck.Collective)
 			}
 			o.tflops = min(o.tflops, ck.BF16TFLOPS)
@@ -141,15 +133,6 @@ func options(t *pool.Topology, r *Request, kinds []pool.KindID) (single []option
 		mixed = &m
 	}
 	return single, mixed
-}
-
-func contains[T comparable](s []T, v T) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // newGang derives the gang of r; hbm is the smallest memory among the

@@ -332,16 +332,7 @@ func (s *selector) unitCap(kf kidFree, unit int) int {
 // takeHost takes up to n chips on host h, in whole units.
 func (s *selector) takeHost(h pool.DomainID, n, unit int) int {
 	st, r := s.st, s.r
-	limit := math.MaxInt
-	if r.cpu > 0 {
-		limit = int(st.FreeCPU(h) / r.cpu)
-	}
-	if r.mem > 0 {
-		limit = min(limit, int(st.FreeMemory(h)/r.mem))
-	}
-	if m := s.t.MaxRanks(h); m > 0 {
-		limit = min(limit, m-st.Ranks(h))
-	}
+	limit, _ := st.RankRoom(h, r.cpu, r.mem)
 	if limit < math.MaxInt {
 		for _, cl := range s.claims { // ranks this selection already put here
 			if cl.Host == h {
@@ -414,11 +405,7 @@ func (s *selector) takeShaped(h pool.DomainID, ranks int) int {
 }
 
 func (s *selector) claim(h pool.DomainID, chips []pool.ChipID) pool.Claim {
-	g := make([]pool.Grant, len(chips))
-	for i, c := range chips {
-		g[i] = pool.Grant{Chip: c, Milli: pool.Full}
-	}
-	return pool.Claim{Host: h, CPUMilli: s.r.cpu, MemoryMiB: s.r.mem, Grants: g}
+	return pool.WholeChipClaim(h, chips, s.r.cpu, s.r.mem)
 }
 
 // chips returns the selected chips in selection order.
@@ -448,26 +435,23 @@ func (s *selector) hosts() int {
 // or breaks a shape rule; the caller then keeps the selection's claims.
 func regroup(t *pool.Topology, chips []pool.ChipID, k int, cpu, mem int64, shaped bool) ([]pool.Claim, bool) {
 	out := make([]pool.Claim, 0, len(chips)/k)
+	// One claim per rank, all sharing one backing array of grants (not
+	// pool.WholeChipClaim per rank: this runs for every candidate the
+	// search evaluates, and one allocation beats one per rank).
 	grants := make([]pool.Grant, len(chips))
 	for i, c := range chips {
 		grants[i] = pool.Grant{Chip: c, Milli: pool.Full}
 	}
 	for i := 0; i < len(chips); i += k {
-		g := grants[i : i+k : i+k]
-		h := t.ChipHost(g[0].Chip)
-		for _, x := range g[1:] {
-			if t.ChipHost(x.Chip) != h {
+		cs, g := chips[i:i+k:i+k], grants[i:i+k:i+k]
+		h := t.ChipHost(cs[0])
+		for _, c := range cs[1:] {
+			if t.ChipHost(c) != h {
 				return nil, false
 			}
 		}
-		if shaped {
-			cs := make([]pool.ChipID, k)
-			for j := range g {
-				cs[j] = g[j].Chip
-			}
-			if t.CheckShape(cs) != nil {
-				return nil, false
-			}
+		if shaped && t.CheckShape(cs) != nil {
+			return nil, false
 		}
 		out = append(out, pool.Claim{Host: h, CPUMilli: cpu, MemoryMiB: mem, Grants: g})
 	}

@@ -101,13 +101,8 @@ func (s *sharer) usable(d pool.DomainID) int {
 			r = min(r, max(int((b-st.CommittedPowerW(d))/(s.o.powerW*float64(j.RankMilli)/pool.Full)), 0))
 		}
 	}
-	if j.CPUMilli > 0 {
-		r = min(r, int(st.FreeCPU(d)/j.CPUMilli))
-	}
-	if j.MemoryMiB > 0 {
-		r = min(r, int(st.FreeMemory(d)/j.MemoryMiB))
-	}
-	return max(r-s.takenIn[d], 0)
+	room, _ := st.RankRoom(d, j.CPUMilli, j.MemoryMiB)
+	return max(min(r, room)-s.takenIn[d], 0)
 }
 
 // take takes up to n ranks below d, within every domain's usable ranks,
@@ -145,16 +140,8 @@ func (s *sharer) take(d pool.DomainID, n int) int {
 
 func (s *sharer) takeHost(h pool.DomainID, n int) int {
 	st, j := s.st, s.j
-	ranks := n
-	if j.CPUMilli > 0 {
-		ranks = min(ranks, int(st.FreeCPU(h)/j.CPUMilli))
-	}
-	if j.MemoryMiB > 0 {
-		ranks = min(ranks, int(st.FreeMemory(h)/j.MemoryMiB))
-	}
-	if m := s.t.MaxRanks(h); m > 0 {
-		ranks = min(ranks, m-st.Ranks(h))
-	}
+	room, _ := st.RankRoom(h, j.CPUMilli, j.MemoryMiB)
+	ranks := min(n, room)
 	got := 0
 	lo, hi := s.t.ChipRange(h)
 	for got < ranks {
@@ -162,7 +149,7 @@ func (s *sharer) takeHost(h pool.DomainID, n int) int {
 		if j.RankMilli > 0 {
 			best, bestFree := pool.ChipID(-1), pool.Full+1
 			for c := lo; c < hi; c++ {
-				if !contains(s.o.kinds, s.t.ChipKind(c)) {
+				if !slices.Contains(s.o.kinds, s.t.ChipKind(c)) {
 					continue
 				}
 				f := st.ChipFree(c) - s.taken[c]

@@ -53,8 +53,8 @@ func Reasons() []string {
 // Code says whether a gang that was not placed may be placed later.
 type Code int
 
-// The codes of a Status; their values match the scheduler's codes of the
-// same name.
+// The codes of a Status (the scheduler's adapter maps them to its codes of
+// the same name).
 const (
 	// Unschedulable: not now; the pool could hold the gang when chips
 	// free up.

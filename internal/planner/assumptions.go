@@ -31,6 +31,8 @@ type Assumptions struct {
 	PUE               float64            `json:"pue" yaml:"pue"`                                            // --pue
 	PowerFraction     float64            `json:"power_fraction" yaml:"powerFraction"`                       // --power-fraction: average draw / rated power
 	ChipMTBFHours     float64            `json:"chip_mtbf_hours" yaml:"chipMTBFHours"`                      // --chip-mtbf-hours
+	RepairHours       float64            `json:"repair_hours" yaml:"repairHours"`                           // --repair-hours: mean time a broken host is out
+	SparePercentile   float64            `json:"spare_percentile" yaml:"sparePercentile"`                   // --spare-percentile
 	Restart           time.Duration      `json:"restart_ns" yaml:"-"`                                       // --restart (file: restart: 10m)
 	CheckpointGBps    float64            `json:"checkpoint_gbps" yaml:"checkpointGBps"`                     // --checkpoint-gbps: aggregate write bandwidth
 	CheckpointBytesPP float64            `json:"checkpoint_bytes_per_param" yaml:"checkpointBytesPerParam"` // --checkpoint-bytes-per-param
@@ -63,6 +65,8 @@ func DefaultAssumptions() Assumptions {
 		PUE:               1.2,
 		PowerFraction:     1.0,
 		ChipMTBFHours:     50700,
+		RepairHours:       48,
+		SparePercentile:   0.99,
 		Restart:           10 * time.Minute,
 		CheckpointGBps:    1000,
 		CheckpointBytesPP: weightBytes + optimizerBytes,
@@ -141,6 +145,10 @@ func (a Assumptions) Validate() error {
 		return inputErrorf("--chip-mtbf-hours must be more than 0")
 	case a.Restart < 0:
 		return inputErrorf("--restart must not be negative")
+	case !(a.RepairHours >= 0) || a.RepairHours > 8760:
+		return inputErrorf("--repair-hours %g must be from 0 to 8760", a.RepairHours)
+	case !(a.SparePercentile > 0 && a.SparePercentile < 1):
+		return inputErrorf("--spare-percentile %g must be above 0 and below 1", a.SparePercentile)
 	case !(a.CheckpointGBps > 0) || a.CheckpointBytesPP < 0:
 		return inputErrorf("--checkpoint-gbps must be more than 0 and --checkpoint-bytes-per-param not negative")
 	case a.ZeRO != 0 && a.ZeRO != 1:
@@ -201,6 +209,8 @@ func ParseAssumptions(file string, data []byte, base Assumptions) (Assumptions, 
 	setF(&out.PUE, f.PUE)
 	setF(&out.PowerFraction, f.PowerFraction)
 	setF(&out.ChipMTBFHours, f.ChipMTBFHours)
+	setF(&out.RepairHours, f.RepairHours)
+	setF(&out.SparePercentile, f.SparePercentile)
 	setF(&out.CheckpointGBps, f.CheckpointGBps)
 	setF(&out.CheckpointBytesPP, f.CheckpointBytesPP)
 	setF(&out.HBMMargin, f.HBMMargin)
@@ -240,6 +250,8 @@ type assumptionsFile struct {
 	PUE               *float64       `yaml:"pue"`
 	PowerFraction     *float64       `yaml:"powerFraction"`
 	ChipMTBFHours     *float64       `yaml:"chipMTBFHours"`
+	RepairHours       *float64       `yaml:"repairHours"`
+	SparePercentile   *float64       `yaml:"sparePercentile"`
 	Restart           *string        `yaml:"restart"`
 	CheckpointGBps    *float64       `yaml:"checkpointGBps"`
 	CheckpointBytesPP *float64       `yaml:"checkpointBytesPerParam"`
@@ -276,6 +288,8 @@ func (a Assumptions) Rows(kinds []string) []AssumptionRow {
 	add("average power / rated power", "--power-fraction", fmt.Sprintf("%.2f", a.PowerFraction), "rated power: an upper bound")
 	add("chip-hours between job-killing faults", "--chip-mtbf-hours", fmt.Sprintf("%.0f", a.ChipMTBFHours), "Llama 3 405B: 419 faults, 16,384 GPUs, 54 days")
 	add("restart time after a fault", "--restart", a.Restart.String(), "assumed")
+	add("mean repair time of a broken host (h)", "--repair-hours", fmt.Sprintf("%g", a.RepairHours), "assumed: a part swapped within two days (docs/faults-sim.md)")
+	add("share of time spares cover every host in repair", "--spare-percentile", fmt.Sprintf("%g", a.SparePercentile), "the 99th percentile (RELIABILITY-ANCHORS §7)")
 	add("checkpoint write bandwidth (GB/s, aggregate)", "--checkpoint-gbps", fmt.Sprintf("%.0f", a.CheckpointGBps), "assumed")
 	add("checkpoint bytes per parameter", "--checkpoint-bytes-per-param", fmt.Sprintf("%.0f", a.CheckpointBytesPP), "BF16 weights + FP32 Adam state")
 	add("HBM safety margin", "--hbm-margin", fmt.Sprintf("%.2f", a.HBMMargin), "allocator fragmentation, workspace, runtime")

@@ -4,12 +4,16 @@ import "math"
 
 // Reliability is the fault model of one run.
 type Reliability struct {
-	JobMTBFHours      float64 `json:"job_mtbf_hours"`     // chip MTBF / chips
-	CheckpointSeconds float64 `json:"checkpoint_seconds"` // δ: time to write one checkpoint
-	IntervalMinutes   float64 `json:"checkpoint_interval_minutes"`
-	ExpectedFailures  float64 `json:"expected_failures"`
-	Waste             float64 `json:"waste"`           // fraction of wall time lost
-	EffectiveRatio    float64 `json:"effective_ratio"` // 1 − waste
+	JobMTBFHours      float64 `json:"job_mtbf_hours"`              // chip MTBF / chips
+	CheckpointSeconds float64 `json:"checkpoint_seconds"`          // δ: time to write one checkpoint
+	IntervalMinutes   float64 `json:"checkpoint_interval_minutes"` // Daly's optimum
+	YoungMinutes      float64 `json:"young_interval_minutes"`      // Young's first-order optimum
+	// Spares are the hosts to keep spare: the p-quantile of the hosts in
+	// repair at once (Spares), at one host per fault.
+	Spares           int     `json:"spares"`
+	ExpectedFailures float64 `json:"expected_failures"`
+	Waste            float64 `json:"waste"`           // fraction of wall time lost
+	EffectiveRatio   float64 `json:"effective_ratio"` // 1 − waste
 }
 
 // DalyInterval returns the checkpoint interval that minimises lost time for
@@ -53,6 +57,8 @@ func reliabilityFor(a Assumptions, chips int, params, computeHours float64) Reli
 		JobMTBFHours:      m / 3600,
 		CheckpointSeconds: delta,
 		IntervalMinutes:   tau / 60,
+		YoungMinutes:      YoungInterval(delta, m) / 60,
+		Spares:            Spares(float64(chips)/a.ChipMTBFHours*a.RepairHours, a.SparePercentile),
 		Waste:             w,
 		EffectiveRatio:    1 - w,
 	}

@@ -140,9 +140,11 @@ func renderResult(w io.Writer, r *Result) error {
 	})
 	row("chip-hours", func(k KindResult) string { return si(k.ChipHours) })
 	row("job MTBF h", func(k KindResult) string { return f2(k.Reliability.JobMTBFHours) })
-	row("checkpoint write s / every min", func(k KindResult) string {
+	row("checkpoint write s / every min (Daly)", func(k KindResult) string {
 		return fmt.Sprintf("%s / %s", f1(k.Reliability.CheckpointSeconds), f1(k.Reliability.IntervalMinutes))
 	})
+	row("Young's first-order interval min", func(k KindResult) string { return f1(k.Reliability.YoungMinutes) })
+	row("spare hosts (Little's law)", func(k KindResult) string { return thousands(float64(k.Reliability.Spares)) })
 	row("expected failures", func(k KindResult) string { return thousands(k.Reliability.ExpectedFailures) })
 	row("effective training ratio", func(k KindResult) string { return pct(k.Reliability.EffectiveRatio) })
 	row("average power MW", func(k KindResult) string { return f2(k.Energy.AvgMW) })

@@ -2,7 +2,6 @@ package sched
 
 import (
 	"container/heap"
-	"slices"
 	"sort"
 	"strings"
 
@@ -12,20 +11,14 @@ import (
 // AcceptedKinds returns the kinds of t that job j accepts (Accepts), in
 // pool order.
 func AcceptedKinds(t *pool.Topology, j *Job) []pool.KindID {
-	out := make([]pool.KindID, 0, len(t.Kinds))
-	for i := range t.Kinds {
-		if Accepts(t, j, pool.KindID(i)) {
-			out = append(out, pool.KindID(i))
-		}
-	}
-	return out
+	return t.AcceptedKinds(j.Kinds, j.MinHBMGiB)
 }
 
 // Accepts reports whether job j may run on chips of kind k of t: a kind it
-// lists (any when it lists none) with at least MinHBMGiB of memory.
+// lists (any when it lists none) with at least MinHBMGiB of memory
+// (pool.ChipKind.AcceptedBy).
 func Accepts(t *pool.Topology, j *Job, k pool.KindID) bool {
-	kind := &t.Kinds[k]
-	return (len(j.Kinds) == 0 || slices.Contains(j.Kinds, kind.Name)) && kind.HBMGiB >= j.MinHBMGiB
+	return t.Kinds[k].AcceptedBy(j.Kinds, j.MinHBMGiB)
 }
 
 // less is the QueueSort order with a deterministic fallback: the profile's

@@ -367,9 +367,19 @@ func (h *harness) schedule(b block) []string {
 			if !registered[r.Reason] && r.Plugin != topologyName {
 				h.t.Errorf("line %d: %s: %s/%s is not a registered reason", b.line, id, r.Plugin, r.Reason)
 			}
+			if p := explanationFlaw(r.Detail); p != "" {
+				h.t.Errorf("line %d: %s: %s/%s detail %q %s", b.line, id, r.Plugin, r.Reason, r.Detail, p)
+			}
 		}
 	}
 	var out []string
+	defer func() {
+		for _, l := range out {
+			if p := explanationFlaw(l); p != "" {
+				h.t.Errorf("line %d: %q %s", b.line, l, p)
+			}
+		}
+	}()
 	for _, a := range plan.Start {
 		out = append(out, fmt.Sprintf("start %s: %s", a.JobID, records(ex[a.JobID], sched.ReasonPlaced)))
 		for _, r := range ex[a.JobID] {
@@ -400,6 +410,21 @@ func (h *harness) schedule(b block) []string {
 		out = []string{"nothing"}
 	}
 	return out
+}
+
+// explanationFlaw says what is wrong with an explanation's text, "" when
+// nothing: an empty part between separators ("; ;", ";;", ", ,") or a
+// dangling separator at either end, the marks of a part built empty.
+func explanationFlaw(s string) string {
+	for _, bad := range []string{"; ;", ";;", ", ,", ",,"} {
+		if strings.Contains(s, bad) {
+			return fmt.Sprintf("has an empty part (%q)", bad)
+		}
+	}
+	if t := strings.TrimSpace(s); strings.HasSuffix(t, ";") || strings.HasPrefix(t, ";") || strings.HasSuffix(t, ",") {
+		return "has a dangling separator"
+	}
+	return ""
 }
 
 // records formats explanation records; with only set, just that reason.
@@ -483,6 +508,23 @@ func TestScenarioBadNumbers(t *testing.T) {
 			t.Errorf("%q: accepted", line)
 		} else if !strings.Contains(got, "line 1: "+line) {
 			t.Errorf("%q: error %q does not name the line", line, got)
+		}
+	}
+}
+
+func TestExplanationFlaw(t *testing.T) {
+	for s, bad := range map[string]bool{
+		"needs 8 chips; 4 are free":  false,
+		"":                           false,
+		"needs 8 chips; ; 4 free":    true,
+		"a;;b":                       true,
+		"kinds a, , b":               true,
+		"waiting for evictions;":     true,
+		"; the fullest host has 2":   true,
+		"910B, H100 (3 hosts; 2 up)": false,
+	} {
+		if got := explanationFlaw(s) != ""; got != bad {
+			t.Errorf("explanationFlaw(%q) flags %v, want %v", s, got, bad)
 		}
 	}
 }

@@ -369,6 +369,10 @@ func (s *Server) authorizeNode(w http.ResponseWriter, r *http.Request, next http
 		if !same(parts[1]) {
 			return forbidden("the certificate of node %s cannot heartbeat as node %q", id.node, parts[1])
 		}
+	case route(http.MethodGet, "nodes", "*", "stream"): // the node stream (stream.go)
+		if !same(parts[1]) {
+			return forbidden("the certificate of node %s cannot open the stream of node %q", id.node, parts[1])
+		}
 	case route(http.MethodPost, "nodes", "*", "certificate"):
 		if !same(parts[1]) {
 			return forbidden("the certificate of node %s cannot renew node %q", id.node, parts[1])

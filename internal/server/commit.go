@@ -236,6 +236,7 @@ func (s *Server) touch(j *jobRec) {
 	s.cm.marks++
 	j.saved, j.want = durableOf(j), s.cm.gen+1
 	s.markNodes(j.onNodes)
+	s.streamTouched(j)
 	if len(j.rankKeys) > 0 && (j.State.Terminal() || !j.LC.Placed || j.rankAttempt != j.Attempt) {
 		for _, k := range j.rankKeys {
 			s.dirtyKeys[k] = nil

@@ -49,6 +49,7 @@ func (s *Server) Handler() http.Handler {
 		return reply(w, http.StatusOK, v, err)
 	})
 	h("POST /v1/nodes/{name}/heartbeat", s.handleHeartbeat)
+	h("GET /v1/nodes/{name}/stream", s.handleStream)
 	for _, op := range []string{"cordon", "uncordon", "drain"} {
 		h("POST /v1/nodes/{name}/"+op, s.handleNodeOp(op)) // nodeops.go
 	}

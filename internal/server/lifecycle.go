@@ -15,11 +15,13 @@ import (
 // the job is marked for the next batch when a durable fact of it changed.
 // Callers hold mu.
 func (s *Server) step(j *jobRec, ev lifecycle.Event) {
+	before := markOf(&j.LC)
 	a, err := j.LC.Apply(ev)
 	if err != nil {
 		s.log.Warn("lifecycle event refused", "job", j.ID, "event", ev.Kind, "err", err)
 		return
 	}
+	s.observeLifecycle(&j.LC, before)
 	s.act(j, a)
 }
 

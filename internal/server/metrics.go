@@ -55,7 +55,7 @@ func (s *Server) scrapeSnapshot() metrics.Snapshot {
 	t := s.cfg.Pool
 	snap := metrics.Snapshot{State: s.st.Clone(), Hosts: map[pool.DomainID]metrics.HostFacts{}}
 	for _, n := range s.nodes {
-		hf := metrics.HostFacts{Ready: n.State == api.NodeReady}
+		hf := metrics.HostFacts{Ready: n.State == api.NodeReady, Drain: n.Cordoned}
 		for _, d := range n.Devices {
 			if !d.Healthy {
 				if hf.Unhealthy == nil {

@@ -12,11 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/golden"
+	"github.com/qunhq/qun/internal/metrics"
 )
 
 // scrape reads the server's /metrics.
@@ -30,8 +29,7 @@ func (e *env) scrape() map[string]*dto.MetricFamily {
 	if resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET /metrics: %s", resp.Status)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := metrics.ParseText(resp.Body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -141,31 +139,7 @@ func TestMetricsGolden(t *testing.T) {
 	e := metricsScene(t)
 	e.srv.Metrics().JobRestarted("node-lost")
 	e.srv.Metrics().ObserveRecovery("node-lost", 12)
-	golden.Check(t, "testdata/metrics.golden", []byte(describeFamilies(e.scrape())))
-}
-
-// describeFamilies lists the qun_ families as "name type [labels] help".
-func describeFamilies(fams map[string]*dto.MetricFamily) string {
-	var lines []string
-	for name, f := range fams {
-		if !strings.HasPrefix(name, "qun_") {
-			continue
-		}
-		labels := map[string]bool{}
-		for _, m := range f.Metric {
-			for _, l := range m.Label {
-				labels[l.GetName()] = true
-			}
-		}
-		var ls []string
-		for l := range labels {
-			ls = append(ls, l)
-		}
-		sort.Strings(ls)
-		lines = append(lines, fmt.Sprintf("%s %s [%s] %s", name, strings.ToLower(f.GetType().String()), strings.Join(ls, ","), f.GetHelp()))
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	golden.Check(t, "testdata/metrics.golden", []byte(metrics.Describe(e.scrape(), "qun_")))
 }
 
 func TestUsageAddsChipHours(t *testing.T) {

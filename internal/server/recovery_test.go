@@ -257,4 +257,9 @@ func TestFaultDuringPreemptionGrace(t *testing.T) {
 	if !found {
 		t.Errorf("explain lacks the recovery record: %+v", ex.Records)
 	}
+	// One restart, for preempted, and no recovery: the node's loss during
+	// the grace period ended nothing more.
+	if diff := cmp.Diff(map[string][3]float64{"preempted": {1, 0, 0}}, restartFigures(t, e.srv)); diff != "" {
+		t.Errorf("restarts, recoveries and recovery seconds by cause (-want +got):\n%s", diff)
+	}
 }

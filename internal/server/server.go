@@ -111,6 +111,7 @@ type Server struct {
 	fair       fairShare
 	authz      authState
 	obs        *observability
+	streams    streamHub // node streams (stream.go)
 
 	kick chan struct{}
 	stop chan struct{}

@@ -40,28 +40,63 @@ func (s *Server) closeUsage(j *jobRec, now time.Time) {
 	}
 }
 
+// heldSpan is one allocation as the usage reports read it: the job, its
+// queue, and the thousandths of a chip it held per kind from start to end
+// (now, for one still held).
+type heldSpan struct {
+	job, queue string
+	start, end time.Time
+	milli      map[string]int64
+}
+
+// heldSpans copies the stored allocation spans of the jobs keep accepts
+// (every job when keep is nil), open ones ending at now: what `qun usage`
+// and the dashboard's usage history both add up. Callers hold mu.
+func (s *Server) heldSpans(now time.Time, keep func(*jobRec) bool) []heldSpan {
+	var out []heldSpan
+	for _, j := range s.jobs {
+		if keep != nil && !keep(j) {
+			continue
+		}
+		for _, u := range j.Usage {
+			sp := heldSpan{job: j.ID, queue: j.Queue, start: u.Start, end: now, milli: u.Milli}
+			if u.End != nil {
+				sp.end = *u.End
+			}
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// chipHours calls add with sp's chip-hours per kind within [lo, hi), and
+// reports whether sp overlaps that period at all.
+func (sp *heldSpan) chipHours(lo, hi time.Time, add func(kind string, hours float64)) bool {
+	d := minTime(hi, sp.end).Sub(maxTime(lo, sp.start))
+	if d <= 0 {
+		return false
+	}
+	for kind, milli := range sp.milli {
+		add(kind, float64(milli)/pool.Full*d.Hours())
+	}
+	return true
+}
+
 // Usage adds up chip-hours per queue and kind over [since, until). Zero
 // times take the defaults: until now, since 24 hours before until. queue ""
 // means every queue; a queue that is neither declared nor named by any job
 // is not found.
 func (s *Server) Usage(since, until time.Time, queue string) (api.UsageReport, error) {
-	type fact struct {
-		id, queue string
-		spans     []usageSpan
-	}
 	s.mu.Lock()
 	now := s.clock.Now()
 	known := queue == "" || s.queueDeclared(queue)
-	var facts []fact
-	for _, j := range s.jobs {
+	spans := s.heldSpans(now, func(j *jobRec) bool {
 		if queue != "" && j.Queue != queue {
-			continue
+			return false
 		}
 		known = true
-		if len(j.Usage) > 0 {
-			facts = append(facts, fact{j.ID, j.Queue, append([]usageSpan(nil), j.Usage...)})
-		}
-	}
+		return true
+	})
 	s.mu.Unlock()
 	if until.IsZero() {
 		until = now
@@ -79,32 +114,15 @@ func (s *Server) Usage(since, until time.Time, queue string) (api.UsageReport, e
 	type key struct{ queue, kind string }
 	hours := map[key]float64{}
 	jobs := map[key]map[string]bool{}
-	for _, f := range facts {
-		for _, sp := range f.spans {
-			end := now
-			if sp.End != nil {
-				end = *sp.End
+	for _, sp := range spans {
+		sp.chipHours(since, until, func(kind string, h float64) {
+			k := key{sp.queue, kind}
+			hours[k] += h
+			if jobs[k] == nil {
+				jobs[k] = map[string]bool{}
 			}
-			lo, hi := sp.Start, end
-			if lo.Before(since) {
-				lo = since
-			}
-			if hi.After(until) {
-				hi = until
-			}
-			d := hi.Sub(lo)
-			if d <= 0 {
-				continue
-			}
-			for kind, milli := range sp.Milli {
-				k := key{f.queue, kind}
-				hours[k] += float64(milli) / pool.Full * d.Hours()
-				if jobs[k] == nil {
-					jobs[k] = map[string]bool{}
-				}
-				jobs[k][f.id] = true
-			}
-		}
+			jobs[k][sp.job] = true
+		})
 	}
 	out := api.UsageReport{Since: since, Until: until, Rows: []api.UsageRow{}}
 	for k, h := range hours {
@@ -141,4 +159,18 @@ func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, err := s.Usage(since, until, q.Get("queue"))
 	return reply(w, http.StatusOK, v, err)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

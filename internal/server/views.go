@@ -606,39 +606,18 @@ func ParseUsageQuery(get func(string) string) (UsageQuery, error) {
 	return q, nil
 }
 
-// viewSpan is one job's run: its chips by kind from start to end.
-type viewSpan struct {
-	queue      string
-	start, end time.Time
-	chips      map[string]float64
-}
-
 // UsageHistory returns chip-hours per queue and kind over q's window
-// ending now, from every job's current attempt.
+// ending now, from every allocation a job held (one per attempt, kept with
+// the job), so restarted and recovered attempts count too.
 func (s *Server) UsageHistory(q UsageQuery) api.UsageHistory {
-	t := s.cfg.Pool
 	s.mu.Lock()
 	now := s.clock.Now()
-	var spans []viewSpan
-	// Every allocation a job held (usage.go keeps them with the job, one per
-	// attempt), so restarted and recovered attempts count too.
-	for _, j := range s.jobs {
-		for _, u := range j.Usage {
-			sp := viewSpan{queue: j.Queue, start: u.Start, end: now, chips: map[string]float64{}}
-			if u.End != nil {
-				sp.end = *u.End
-			}
-			for kind, m := range u.Milli {
-				sp.chips[kind] += float64(m) / pool.Full
-			}
-			spans = append(spans, sp)
-		}
-	}
+	spans := s.heldSpans(now, nil)
 	s.mu.Unlock()
-	return usageHistory(spans, now, q, t.NumChips())
+	return usageHistory(spans, now, q, s.cfg.Pool.NumChips())
 }
 
-func usageHistory(spans []viewSpan, now time.Time, q UsageQuery, chips int) api.UsageHistory {
+func usageHistory(spans []heldSpan, now time.Time, q UsageQuery, chips int) api.UsageHistory {
 	n := int((q.Window + q.Step - 1) / q.Step)
 	from := now.Add(-time.Duration(n) * q.Step)
 	out := api.UsageHistory{From: from, To: now, Step: api.Duration(q.Step), Chips: chips,
@@ -656,28 +635,15 @@ func usageHistory(spans []viewSpan, now time.Time, q UsageQuery, chips int) api.
 		if !sp.end.After(from) || !sp.start.Before(now) {
 			continue
 		}
-		first := max(0, int(sp.start.Sub(from)/q.Step))
-		for i := first; i < n; i++ {
+		for i := max(0, int(sp.start.Sub(from)/q.Step)); i < n; i++ {
 			b := &out.Buckets[i]
-			bs, be := b.Start, b.Start.Add(q.Step)
-			if !sp.start.Before(be) {
-				continue
-			}
-			if !sp.end.After(bs) {
+			if !sp.end.After(b.Start) {
 				break
 			}
-			end, start := sp.end, sp.start
-			if be.Before(end) {
-				end = be
-			}
-			if bs.After(start) {
-				start = bs
-			}
-			hours := end.Sub(start).Hours()
-			for kind, c := range sp.chips {
-				add(b.ChipHours, sp.queue, kind, c*hours)
-				add(out.Totals, sp.queue, kind, c*hours)
-			}
+			sp.chipHours(b.Start, b.Start.Add(q.Step), func(kind string, h float64) {
+				add(b.ChipHours, sp.queue, kind, h)
+				add(out.Totals, sp.queue, kind, h)
+			})
 		}
 	}
 	for i := range out.Buckets {

@@ -14,6 +14,14 @@
 // comparison (several policies and seeds) and returns a Report, which writes
 // JSON, Markdown and SVG plots.
 //
+// The ETTR experiment (RunETTRExperiment, RunETTR) runs one large training
+// job on a pool file under faults drawn per kind and chip (DefaultFaults:
+// Llama 3's published mix; ParseFaults reads a fault file), with repair
+// times, correlated faults, stragglers and spare hosts. It is a driver of
+// internal/lifecycle like the server: faults become lifecycle events after
+// a detection time, the lifecycle decides the recovery, and the scheduler
+// runs only when the lifecycle asks for a placement (docs/faults-sim.md).
+//
 // Trace nodes become a pool (BuildPool): one host per node with its CPU,
 // memory and pod capacity, and a user-defined chip kind per GPU model, so
 // every feasibility check is the pool's.

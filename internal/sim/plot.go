@@ -20,6 +20,10 @@ type Chart struct {
 	Series                []Series
 	// LogX plots x on a log10 scale (values ≤ 0 are dropped).
 	LogX bool
+	// Marks are x positions marked by short red ticks along the bottom
+	// (faults on a timeline); MarkLabel names them in the legend.
+	Marks     []float64
+	MarkLabel string
 }
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
@@ -96,6 +100,18 @@ func (c *Chart) SVG() []byte {
 		ly := top + 14 + float64(i)*18
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="%s" stroke-width="3"/>`, left+pw+12, ly-4, left+pw+32, ly-4, col)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f">%s</text>`+"\n", left+pw+38, ly, html.EscapeString(s.Name))
+	}
+	if len(c.Marks) > 0 && !c.LogX {
+		for _, m := range c.Marks {
+			if m < xlo || m > xhi {
+				continue
+			}
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#d62728" stroke-width="1"/>`, px(m), top+ph, px(m), top+ph-10)
+		}
+		b.WriteString("\n")
+		ly := top + 14 + float64(len(c.Series))*18
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#d62728" stroke-width="1"/>`, left+pw+22, ly+2, left+pw+22, ly-10)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f">%s</text>`+"\n", left+pw+38, ly, html.EscapeString(c.MarkLabel))
 	}
 	b.WriteString("</svg>\n")
 	return []byte(b.String())

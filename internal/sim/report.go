@@ -184,11 +184,14 @@ func meanStdev(v []float64) (float64, float64) {
 }
 
 // JSON encodes the report, indented.
-func (r *Report) JSON() ([]byte, error) {
+func (r *Report) JSON() ([]byte, error) { return indentedJSON(r) }
+
+// indentedJSON encodes v with two-space indentation and a final newline.
+func indentedJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

@@ -35,6 +35,9 @@ type Config struct {
 	PackingBound bool
 	// Progress, when set, receives progress lines.
 	Progress func(string)
+	// Steps, when set, receives the jobs done of each run in place of
+	// Progress's "N/M jobs" lines (a progress bar).
+	Steps func(label string, done, total int)
 }
 
 // Run executes the configuration and returns the report.
@@ -97,7 +100,9 @@ func Run(c Config) (*Report, error) {
 		for _, seed := range c.Seeds {
 			label := fmt.Sprintf("%s seed %d", p, seed)
 			progress := func(done, total int) {
-				if c.Progress != nil {
+				if c.Steps != nil {
+					c.Steps(label, done, total)
+				} else if c.Progress != nil {
 					c.Progress(fmt.Sprintf("%s: %d/%d jobs", label, done, total))
 				}
 			}

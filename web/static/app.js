@@ -515,6 +515,12 @@ async function job(args) {
   const recs = ex.records.map(r => `<tr><td>${esc(r.plugin)}</td><td>${esc(r.reason)}</td><td>${esc(r.detail || '')}</td><td class="n">${r.count || ''}</td></tr>`).join('');
   let rankRows = '';
   for (const r of j.ranks || []) rankRows += `<tr><td class="n">${r.rank}</td><td>${esc(r.node)}</td><td>${stateTag(r.state)}</td><td class="n">${r.exit_code ?? ''}${esc(r.signal || '')}</td></tr>`;
+  // One row per ended attempt: why it ended and how the job came back.
+  const recoveries = (j.history || []).map((h, i) => {
+    const secs = h.recovered_at ? (Date.parse(h.recovered_at) - Date.parse(h.detected_at)) / 1000 : null;
+    return `<tr><td class="n">${k('hist-' + i + '-attempt', h.attempt)}</td><td>${k('hist-' + i + '-cause', h.cause)}</td><td>${esc(h.detail || '')}</td>
+      <td>${k('hist-' + i + '-path', h.path)}</td><td class="n">${secs == null ? '—' : k('hist-' + i + '-recovery', secs.toFixed(1) + ' s', secs)}</td></tr>`;
+  }).join('');
   const attempts = Array.from({length: j.attempt + 1}, (_, i) => `<option value="${i}"${i === attempt ? ' selected' : ''}>attempt ${i}${i === j.attempt ? ' (current)' : ''}</option>`).join('');
   const v = show(`<h1>Job ${esc(j.id)} <span class="muted">${esc(j.name)}</span></h1>
     <div class="cards">
@@ -530,7 +536,8 @@ async function job(args) {
     ${rankRows ? `<h2>Rank states</h2><table><tr><th class="n">rank</th><th>node</th><th>state</th><th class="n">exit</th></tr>${rankRows}</table>` : ''}</div></div>
     <h2>Modelled communication per step</h2>${commHtml}
     <h2>Explanation</h2><table><tr><th>plugin</th><th>reason</th><th>detail</th><th class="n">count</th></tr>${recs || '<tr><td colspan="4" class="muted">none yet</td></tr>'}</table>
-    <h2>Attempts and logs</h2><p><select id="attempt">${attempts}</select> <span class="muted">${j.attempt} restart(s)</span></p>
+    <h2>Attempts and recoveries</h2><table><tr><th class="n">attempt</th><th>ended by</th><th>detail</th><th>came back by</th><th class="n">recovered in</th></tr>${recoveries || '<tr><td colspan="5" class="muted">the first attempt has not ended</td></tr>'}</table>
+    <h2>Logs</h2><p><select id="attempt">${attempts}</select> <span class="muted">${j.attempt} restart(s)</span></p>
     ${logs.map(([r, s, t]) => `<h2>rank ${r} ${s} (tail)</h2><pre class="log" data-k="log-${r}-${s}">${esc(t) || '<span class="muted">(empty)</span>'}</pre>`).join('')}`);
   v.querySelector('#attempt').addEventListener('change', ev => { app.attempt[id] = Number(ev.target.value); refresh(); });
   const canvas = v.querySelector('#jmap');

@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,16 +28,6 @@ func buildBinary(t *testing.T) string {
 		t.Skip("builds and runs processes")
 	}
 	return testbin.Build(t, "github.com/qunhq/qun/examples/workloads/allreduce", "qun-allreduce")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // proc is one running rank.
@@ -77,7 +65,7 @@ func (p *proc) exitCode(t *testing.T) int {
 func startJob(t *testing.T, ctx context.Context, world int, args ...string) []*proc {
 	t.Helper()
 	bin := buildBinary(t)
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	var ps []*proc
 	for r := range world {
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -127,15 +115,7 @@ func runJob(t *testing.T, world int, args ...string) []*proc {
 
 func readModel(t *testing.T, path string) finalModel {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m finalModel
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testbin.ReadJSON[finalModel](t, path)
 }
 
 // sameModel requires got to match want up to floating-point summation
@@ -283,7 +263,7 @@ func TestRendezvousTimeout(t *testing.T) {
 	defer cancel()
 	bin := buildBinary(t)
 	cmd := exec.CommandContext(ctx, bin, withArgs("--rendezvous-timeout", "1s")...)
-	cmd.Env = append(os.Environ(), "RANK=0", "WORLD_SIZE=3", "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(freePort(t)))
+	cmd.Env = append(os.Environ(), "RANK=0", "WORLD_SIZE=3", "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(testbin.FreePort(t, "127.0.0.1")))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "ranks 1,2 did not register") {

@@ -4,10 +4,9 @@
 package torchddp
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/qunhq/qun/internal/testbin"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,16 +33,6 @@ func needTorch(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // gang is the three ranks of one run, started directly as Qun's agent
 // starts them (env:// contract, one process group each).
 type gang struct {
@@ -54,7 +43,7 @@ type gang struct {
 
 func startGang(t *testing.T, dir, ckpt string, extra ...string) *gang {
 	t.Helper()
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	g := &gang{done: make(chan error, 3)}
 	for r := range 3 {
 		args := append([]string{"train.py", "--steps", "60", "--checkpoint-every", "10", "--out", filepath.Join(dir, "weights.json")}, extra...)
@@ -120,15 +109,7 @@ type weights struct {
 
 func readWeights(t *testing.T, path string) weights {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w weights
-	if err := json.Unmarshal(data, &w); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return w
+	return testbin.ReadJSON[weights](t, path)
 }
 
 // maxAbsDiff compares two weight sets of the same shapes.

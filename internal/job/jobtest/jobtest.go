@@ -85,7 +85,7 @@ func (w *Wrapper) Duration(d time.Duration) *Wrapper { w.s.Duration = job.Durati
 
 // Checkpoint sets the checkpoint interval and directory.
 func (w *Wrapper) Checkpoint(every time.Duration, dir string) *Wrapper {
-	w.s.Checkpoint = job.Checkpoint{Interval: job.Duration(every), Dir: dir}
+	w.s.Checkpoint = job.Checkpoint{Interval: job.CheckpointInterval(every), Dir: dir}
 	return w
 }
 

@@ -37,7 +37,7 @@ func TestMake(t *testing.T) {
 				Chips: 1, Ranks: 4, ChipsPerRank: 250, Accept: job.Accept{MinHBMGiB: 32},
 				CPUMilliPerRank: 2000, MemoryMiBPerRank: 4096,
 				Parallelism: job.Parallelism{Tensor: 1, Pipeline: 1, Data: 4, Expert: 1},
-				Checkpoint:  job.Checkpoint{Interval: job.Duration(time.Minute), Dir: "/c"},
+				Checkpoint:  job.Checkpoint{Interval: job.CheckpointInterval(time.Minute), Dir: "/c"},
 				Command:     []string{"python", "serve.py"}, Env: map[string]string{"MODEL": "m"}},
 		},
 	}

@@ -94,13 +94,21 @@ func PlaceRequest(j *sched.Job) *place.Request {
 	}
 }
 
+// schedCodes maps place's two outcomes of a gang not placed to the
+// scheduler's codes of the same name.
+var schedCodes = map[place.Code]sched.Code{place.Unschedulable: sched.Unschedulable, place.Unresolvable: sched.Unresolvable}
+
 // placeStatus is the scheduler status of a placement status, reported by
-// plugin; nil stays nil.
+// plugin; nil stays nil, and a code place does not document is an Error.
 func placeStatus(plugin string, s *place.Status) *sched.Status {
 	if s == nil {
 		return nil
 	}
-	return &sched.Status{Code: sched.Code(s.Code), Plugin: plugin, Reason: s.Reason, Detail: s.Detail}
+	code, ok := schedCodes[s.Code]
+	if !ok {
+		code = sched.Error
+	}
+	return &sched.Status{Code: code, Plugin: plugin, Reason: s.Reason, Detail: s.Detail}
 }
 
 // placeRecord is the explanation record of a placement record, reported by

@@ -66,13 +66,3 @@ func TestTopologyArgs(t *testing.T) {
 		}
 	}
 }
-
-// TestPlaceCodesMatchSched: the adapter converts place's status codes to
-// the scheduler's by value.
-func TestPlaceCodesMatchSched(t *testing.T) {
-	for _, c := range []place.Code{place.Unschedulable, place.Unresolvable} {
-		if got := sched.Code(c).String(); got != c.String() {
-			t.Errorf("place code %d is %q, sched reads %q", c, c, got)
-		}
-	}
-}
