@@ -394,7 +394,7 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		secNote = [3]string{"(HA: " + serverList + ", plain HTTP on loopback)", "no tokens: HA servers serve plain HTTP (docs/security.md)", "plain HTTP"}
 	}
 	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s %[14]s
-Data, state and logs in %s; %[15]s.
+Data, state and logs in %[6]s; %[15]s.
 %[12]sDashboard: %[13]s
 Metrics: %[9]s/metrics (server: %[16]s), agents at %[10]s;
 a Prometheus scrape config for both in %[11]s.
