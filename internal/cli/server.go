@@ -27,6 +27,7 @@ type serverFlags struct {
 	nodeTimeout, heartbeat    time.Duration
 	auditTelemetry            time.Duration
 	logLevel                  string
+	ha                        haFlags  // server_ha.go
 	sec                       secFlags // server_secure.go
 }
 
@@ -41,6 +42,7 @@ func (f *serverFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	c.Flags().DurationVar(&f.auditTelemetry, "audit-telemetry-interval", time.Minute, "how often successful node telemetry is audited in aggregate")
 	c.Flags().MarkHidden("audit-telemetry-interval") // for tests
+	f.ha.register(c)
 	f.sec.register(c)
 }
 
@@ -116,11 +118,19 @@ acknowledged job from the state file.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if f.ha.etcd != "" {
+				if err := f.ha.check(f.listen, f.sec); err != nil { // server_ha.go
+					return err
+				}
+			}
 			closeAuth, err := secureConfig(&cfg, &f.sec, f.listen, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
 			defer closeAuth()
+			if f.ha.etcd != "" {
+				return runHAServer(ctx, cfg, f.listen, f.ha)
+			}
 			return runServer(ctx, cfg, f.listen)
 		},
 	}

@@ -41,7 +41,8 @@ type Config struct {
 	Profile *sched.Profile
 	DataDir string // holds state.db and logs/
 	// Store, when set, is the durable record store to use instead of
-	// DataDir/state.db; the server closes it on Close.
+	// DataDir/state.db (an HA leader's fenced etcd store, internal/ha);
+	// the server closes it on Close.
 	Store state.Durable
 
 	NodeTimeout time.Duration // a node is lost after this long without a heartbeat; default 10s
@@ -67,6 +68,14 @@ type Config struct {
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
 	Seed   uint64 // seeds the scheduler's random source
+
+	// Epoch is the fencing epoch sent with every heartbeat answer (an HA
+	// leader's term); 0 for a single server.
+	Epoch int64
+	// Leading, when set, is asked before every request and cycle; an error
+	// (the leader's lease may have expired) refuses it with
+	// CodeNotLeader.
+	Leading func() error
 }
 
 // Server is the control plane: it keeps jobs, nodes and allocations in
@@ -294,6 +303,14 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
+// Failed returns the state store's failure once a commit failed (the
+// server then refuses requests until it is restarted), else nil.
+func (s *Server) Failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
 // usable returns an error when the server cannot take requests. Callers
 // hold mu.
 func (s *Server) usable() error {
@@ -302,6 +319,11 @@ func (s *Server) usable() error {
 	}
 	if s.broken != nil {
 		return errorf(api.CodeUnavailable, "the state store failed (%v); restart the server", s.broken)
+	}
+	if s.cfg.Leading != nil {
+		if err := s.cfg.Leading(); err != nil {
+			return &api.Error{Code: api.CodeNotLeader, Message: err.Error()}
+		}
 	}
 	return nil
 }
@@ -322,16 +344,22 @@ func (s *Server) Wait(ctx context.Context) {
 	}
 }
 
+// APIHandler is the handler Serve answers with: Handler behind the
+// authentication, authorization and audit of Config.Auth when it is set.
+// An HA member (internal/ha) serves it while it leads.
+func (s *Server) APIHandler() http.Handler {
+	if s.cfg.Auth != nil {
+		return s.secure(s.Handler())
+	}
+	return s.Handler()
+}
+
 // Serve answers the API on ln until ctx is done, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	handler := s.Handler()
-	if s.cfg.Auth != nil {
-		handler = s.secure(handler)
-	}
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           s.APIHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
