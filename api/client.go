@@ -22,6 +22,9 @@ type Client struct {
 	base  string // scheme://host:port, no trailing slash
 	hc    *http.Client
 	token string // sent as a bearer token when set
+	// servers is set when the client was given several servers (an HA
+	// cluster): requests go to the one it believes leads (see servers.go).
+	servers *serverList
 }
 
 // ClientOption configures a Client.
@@ -31,8 +34,26 @@ type ClientOption func(*Client)
 func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.hc = hc } }
 
 // NewClient returns a client for the server at addr: a URL such as
-// "http://127.0.0.1:7070", or host:port, which means http.
+// "http://127.0.0.1:7070", or host:port, which means http. A
+// comma-separated list of addresses names the servers of an HA cluster;
+// the client then finds and follows the leader (see servers.go).
 func NewClient(addr string, opts ...ClientOption) (*Client, error) {
+	if strings.Contains(addr, ",") {
+		return newClusterClient(addr, opts...)
+	}
+	base, err := parseServerAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{base: base, hc: &http.Client{Timeout: 60 * time.Second}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// parseServerAddr turns a server address into a base URL.
+func parseServerAddr(addr string) (string, error) {
 	if addr == "" {
 		addr = DefaultAddr
 	}
@@ -41,20 +62,21 @@ func NewClient(addr string, opts ...ClientOption) (*Client, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return nil, fmt.Errorf("server address %q: %w", addr, err)
+		return "", fmt.Errorf("server address %q: %w", addr, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("server address %q: want http://host:port", addr)
+		return "", fmt.Errorf("server address %q: want http://host:port", addr)
 	}
-	c := &Client{base: u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), hc: &http.Client{Timeout: 60 * time.Second}}
-	for _, o := range opts {
-		o(c)
-	}
-	return c, nil
+	return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/"), nil
 }
 
 // Addr returns the server's base URL.
-func (c *Client) Addr() string { return c.base }
+func (c *Client) Addr() string {
+	if c.servers != nil {
+		return c.servers.current()
+	}
+	return c.base
+}
 
 // ErrorCode returns the Code of the *Error in err's chain, or "" when err
 // did not come from the server (a transport failure, say).
@@ -243,7 +265,15 @@ const maxResponse = 256 << 20
 // takes the raw body; nil discards it). Any other status is returned as an
 // *Error.
 func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if c.servers != nil {
+		return c.doCluster(ctx, method, path, ctype, body, out)
+	}
+	return c.doAt(ctx, c.base, method, path, ctype, body, out)
+}
+
+// doAt sends one request to the server at base.
+func (c *Client) doAt(ctx context.Context, base, method, path, ctype string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}

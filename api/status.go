@@ -16,6 +16,7 @@ var codeStatus = []struct {
 	{CodeGone, http.StatusGone},
 	{CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeUnavailable, http.StatusServiceUnavailable},
+	{CodeNotLeader, http.StatusMisdirectedRequest},
 	{CodeUnauthorized, http.StatusUnauthorized},
 	{CodeForbidden, http.StatusForbidden},
 	{CodeTooManyRequests, http.StatusTooManyRequests},

@@ -239,6 +239,11 @@ type HeartbeatResponse struct {
 	Assignments []Assignment `json:"assignments"`
 	// HeartbeatInterval is how often the server wants heartbeats.
 	HeartbeatInterval Duration `json:"heartbeat_interval"`
+	// Epoch is the fencing epoch of the server that answered: the term of
+	// an HA cluster's leader, increasing with every new leader; 0 for a
+	// single server. Agents ignore answers older than the newest epoch
+	// they have seen, so a deposed leader can change nothing.
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Assignment is one rank to run.
@@ -289,7 +294,10 @@ const (
 	CodeGone        = "gone"
 	CodeTooLarge    = "too_large"
 	CodeUnavailable = "unavailable"
-	CodeInternal    = "internal"
+	// CodeNotLeader: a server of an HA cluster that is not the leader; the
+	// Error's Leader names the leader's API address when one is known.
+	CodeNotLeader = "not_leader"
+	CodeInternal  = "internal"
 )
 
 // Error is the body of every error response.
@@ -297,6 +305,9 @@ type Error struct {
 	Code     string    `json:"code"`
 	Message  string    `json:"message"`
 	Problems []Problem `json:"problems,omitempty"`
+	// Leader is the API address of the cluster's leader, set on a
+	// CodeNotLeader error when the follower knows it.
+	Leader string `json:"leader,omitempty"`
 }
 
 func (e *Error) Error() string {

@@ -74,6 +74,7 @@ type Agent struct {
 	kick       chan struct{}
 
 	health *healthMon
+	fence  *EpochFence // refuses answers of deposed leaders (fence.go)
 
 	mu        sync.Mutex
 	ranks     map[rankKey]*rank
@@ -141,6 +142,9 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), bootID: id, kick: make(chan struct{}, 1), gone: make(chan struct{}), ranks: map[rankKey]*rank{}}
 	a.shipCtx, a.shipCancel = context.WithCancel(context.Background())
 	a.health = newHealthMon(cfg.Devices, cfg.Faults)
+	if a.fence, err = LoadEpochFence(cfg.StateDir); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	return a, nil
 }
 
@@ -207,6 +211,11 @@ func (a *Agent) Run(ctx context.Context) error {
 					a.log.Warn("heartbeat failed; retrying", "err", err)
 				}
 			}
+			a.sleep(ctx, backoff.next(), false)
+			continue
+		}
+		if err := a.fence.Admit(resp.Epoch); err != nil {
+			a.log.Warn("heartbeat answer refused", "err", err)
 			a.sleep(ctx, backoff.next(), false)
 			continue
 		}

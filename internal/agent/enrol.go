@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,11 +62,19 @@ func Enrol(ctx context.Context, base, node, stateDir, joinToken string, log *slo
 	if err != nil || !tok.Join {
 		return nil, fmt.Errorf("--join: not a join token (want qunjoin1.CAHASH.ID.SECRET): %v", err)
 	}
-	u, err := url.Parse(base)
-	if err != nil || u.Scheme != "https" {
-		return nil, fmt.Errorf("--server %s: enrolment needs an https:// server", base)
+	// base may list an HA cluster's servers: each must be https, and each
+	// is checked against the name it is dialled by.
+	serverName := ""
+	for _, b := range strings.Split(base, ",") {
+		u, err := url.Parse(strings.TrimSpace(b))
+		if err != nil || u.Scheme != "https" {
+			return nil, fmt.Errorf("--server %s: enrolment needs https:// servers", base)
+		}
+		if !strings.Contains(base, ",") {
+			serverName = u.Hostname()
+		}
 	}
-	c, err := api.NewClient(base, api.WithTLS(auth.PinnedConfig(tok.CAHash, u.Hostname())))
+	c, err := api.NewClient(base, api.WithTLS(auth.PinnedConfig(tok.CAHash, serverName)))
 	if err != nil {
 		return nil, err
 	}

@@ -280,8 +280,9 @@ func ParseCSRPEM(data []byte) (*x509.CertificateRequest, error) {
 
 // PinnedConfig returns a TLS client configuration that accepts a server
 // only if its chain ends in a CA whose hash is caHash and the leaf, signed
-// by that CA, is valid for serverName. It is what an agent uses before it
-// has the CA: the join token carries the hash.
+// by that CA, is valid for serverName (empty: for the name each connection
+// dialled, as for an HA cluster's list of servers). It is what an agent
+// uses before it has the CA: the join token carries the hash.
 func PinnedConfig(caHash, serverName string) *tls.Config {
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
@@ -297,7 +298,11 @@ func PinnedConfig(caHash, serverName string) *tls.Config {
 			}
 			p := x509.NewCertPool()
 			p.AddCert(root)
-			_, err := certs[0].Verify(x509.VerifyOptions{Roots: p, DNSName: serverName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+			name := serverName
+			if name == "" { // a list of servers: the name this one was dialled by
+				name = cs.ServerName
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: p, DNSName: name, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 			return err
 		},
 	}

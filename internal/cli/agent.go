@@ -152,7 +152,7 @@ ranks the server still assigns (see docs/agent.md).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL")
+	f.StringVar(&server, "server", api.DefaultAddr, "the server's URL, or the URLs of an HA cluster's servers, comma-separated (the agent finds the leader; its certificate and CA serve every one)")
 	f.StringVar(&join, "join", "", "join token to enrol with when the state directory holds no valid node certificate (default: $QUN_JOIN_TOKEN)")
 	f.StringVar(&runAs, "run-as", "", "USER[:GROUP] ranks run as unless their queue names one (default: nobody when the agent is root, else the agent's user)")
 	f.StringVar(&name, "name", "", "this node's name: a host of the server's pool (default: the host name)")

@@ -43,16 +43,28 @@ func agentClient(ctx context.Context, server, name, stateDir, join string, log *
 }
 
 // agentServerURL checks --server: https://HOST:PORT (host:port means
-// https), or http:// for a --insecure-plaintext server.
+// https), or http:// for a --insecure-plaintext server; a comma-separated
+// list names the servers of an HA cluster, all of one scheme (the agent's
+// certificate, CA and fence serve every one of them).
 func agentServerURL(server string) (string, error) {
-	if !strings.Contains(server, "://") {
-		server = "https://" + server
+	var out []string
+	scheme := ""
+	for _, s := range strings.Split(server, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") {
+			s = "https://" + s
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
+			return "", badInput("--server %q: want https://HOST:PORT (or http:// for a server started with --insecure-plaintext), comma-separated for an HA cluster", server)
+		}
+		if scheme != "" && u.Scheme != scheme {
+			return "", badInput("--server %q: mixes http:// and https:// servers; an HA cluster's servers share one scheme", server)
+		}
+		scheme = u.Scheme
+		out = append(out, s)
 	}
-	u, err := url.Parse(server)
-	if err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
-		return "", badInput("--server %q: want https://HOST:PORT (or http:// for a server started with --insecure-plaintext)", server)
-	}
-	return server, nil
+	return strings.Join(out, ","), nil
 }
 
 // agentRunAs parses --run-as; empty means nobody for a root agent.

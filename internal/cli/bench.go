@@ -9,6 +9,7 @@ func newBenchCmd() *cobra.Command {
 	c.AddCommand(newBenchSchedCmd())
 	c.AddCommand(newBenchPlaceCmd())
 	c.AddCommand(newBenchAPICmd())
+	c.AddCommand(newBenchFailoverCmd())
 	c.AddCommand(newBenchControlCmd(), newBenchControlGenCmd())
 	return c
 }

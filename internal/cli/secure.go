@@ -69,7 +69,7 @@ func loadClientConfig() (ClientConfig, string, error) {
 type connFlags struct{ addr, token, ca string }
 
 func (f *connFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.addr, "server", "", "server URL (default: $QUN_ADDR, else the server of $QUN_CONFIG or ./"+clientConfigFile+", else "+api.DefaultAddr+")")
+	c.Flags().StringVar(&f.addr, "server", "", "server URL, or an HA cluster's server URLs comma-separated (default: $QUN_ADDR, else the server of $QUN_CONFIG or ./"+clientConfigFile+", else "+api.DefaultAddr+")")
 	c.Flags().StringVar(&f.token, "token", "", "bearer token (default: $QUN_TOKEN, $QUN_TOKEN_FILE, else the token file of the client config)")
 	c.Flags().StringVar(&f.ca, "ca", "", "PEM file of the cluster CA to trust (default: $QUN_CA, else the CA of the client config)")
 }

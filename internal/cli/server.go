@@ -25,7 +25,9 @@ type serverFlags struct {
 	poolFile, dataDir, listen string
 	queuesFile, profileFile   string
 	nodeTimeout, heartbeat    time.Duration
+	auditTelemetry            time.Duration
 	logLevel                  string
+	ha                        haFlags  // server_ha.go
 	sec                       secFlags // server_secure.go
 }
 
@@ -38,6 +40,9 @@ func (f *serverFlags) register(c *cobra.Command) {
 	c.Flags().DurationVar(&f.nodeTimeout, "node-timeout", 10*time.Second, "mark a node lost after this long without a heartbeat")
 	c.Flags().DurationVar(&f.heartbeat, "heartbeat", time.Second, "heartbeat interval agents are told to use")
 	c.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	c.Flags().DurationVar(&f.auditTelemetry, "audit-telemetry-interval", time.Minute, "how often successful node telemetry is audited in aggregate")
+	c.Flags().MarkHidden("audit-telemetry-interval") // for tests
+	f.ha.register(c)
 	f.sec.register(c)
 }
 
@@ -48,6 +53,9 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 	}
 	if f.nodeTimeout <= 0 || f.heartbeat <= 0 {
 		return server.Config{}, badInput("--node-timeout and --heartbeat must be positive")
+	}
+	if f.auditTelemetry <= 0 {
+		return server.Config{}, badInput("--audit-telemetry-interval %v: want a positive duration", f.auditTelemetry)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -83,7 +91,7 @@ func (f *serverFlags) config(logw *os.File) (server.Config, error) {
 	}
 	return server.Config{
 		Pool: topo, Queues: queues, RunAs: runAs, Profile: prof, DataDir: f.dataDir,
-		NodeTimeout: f.nodeTimeout, Heartbeat: f.heartbeat,
+		NodeTimeout: f.nodeTimeout, Heartbeat: f.heartbeat, AuditTelemetryEvery: f.auditTelemetry,
 		Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})),
 		Seed:   uint64(time.Now().UnixNano()),
 	}, nil
@@ -110,11 +118,19 @@ acknowledged job from the state file.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if f.ha.etcd != "" {
+				if err := f.ha.check(f.listen, f.sec); err != nil { // server_ha.go
+					return err
+				}
+			}
 			closeAuth, err := secureConfig(&cfg, &f.sec, f.listen, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
 			defer closeAuth()
+			if f.ha.etcd != "" {
+				return runHAServer(ctx, cfg, f.listen, f.ha)
+			}
 			return runServer(ctx, cfg, f.listen)
 		},
 	}

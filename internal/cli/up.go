@@ -34,6 +34,7 @@ type upFlags struct {
 	stopTimeout    time.Duration
 	buildWorkloads bool
 	workloadSource string
+	ha             bool // up_ha.go
 }
 
 // upWorkload is the example workload `qun up` makes runnable by name.
@@ -109,6 +110,7 @@ the first is treated the same way.`,
 	fl.DurationVar(&f.stopTimeout, "stop-timeout", 60*time.Second, "how long each child may take to stop before it is killed")
 	fl.BoolVar(&f.buildWorkloads, "build-workloads", true, "build the example workload into DATA_DIR/bin if it is not found")
 	fl.StringVar(&f.workloadSource, "workload-source", "examples/workloads/allreduce", "source of the example workload, for --build-workloads")
+	fl.BoolVar(&f.ha, "ha", false, "run 3 servers as an HA cluster on a local 3-member etcd (DATA_DIR/etcd) instead of one server on bbolt; --listen is the first server's address")
 	return cmd
 }
 
@@ -284,16 +286,16 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 		return fmt.Errorf("cannot listen on %s (--listen): %w", f.listen, err)
 	}
 	ln.Close()
-	base := "https://" + f.listen
-	srv, err := startChild("server", filepath.Join(logDir, "server.log"), env, exe, "server",
-		"--pool", poolFile, "--data-dir", filepath.Join(dataDir, "server"), "--listen", f.listen,
-		"--node-timeout", f.nodeTimeout.String())
+	servers, serverList, stopHA, err := startUpServers(ctx, f, exe, env, poolFile, dataDir, logDir) // up_ha.go
 	if err != nil {
 		return err
 	}
-	children = append(children, srv)
+	defer func() { stopAll(); stopHA() }() // etcd last, once the servers stopped
+	children = append(children, servers...)
+	srv := servers[0]
+	base := strings.SplitN(serverList, ",", 2)[0]
 	deadline := time.Now().Add(f.readyTimeout)
-	client, err := upClient(ctx, deadline, children, dataDir, base) // up_secure.go
+	client, err := upClient(ctx, deadline, children, dataDir, serverList, f.ha) // up_secure.go
 	if err != nil {
 		return err
 	}
@@ -318,22 +320,27 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	if err := writeTargets(targetsFile, agentMetrics); err != nil {
 		return err
 	}
-	promFile, err := upPrometheus(ctx, client, dataDir, f.listen, targetsFile) // up_secure.go
+	promFile, err := upPrometheus(ctx, client, dataDir, serverList, targetsFile, f.ha) // up_secure.go
 	if err != nil {
 		return err
 	}
 	for i, name := range names {
 		// A single-use join token enrols the agent; a restarted agent
 		// finds its node certificate in its state directory.
-		join, err := client.CreateToken(ctx, api.TokenRequest{Name: "qun up " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
-		if err != nil {
-			return fmt.Errorf("create a join token for %s: %w", name, err)
+		// (--ha: the servers serve plain HTTP on loopback, no enrolment.)
+		agentEnv := env
+		if !f.ha {
+			join, err := client.CreateToken(ctx, api.TokenRequest{Name: "qun up " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
+			if err != nil {
+				return fmt.Errorf("create a join token for %s: %w", name, err)
+			}
+			agentEnv = append(slices.Clip(env), "QUN_JOIN_TOKEN="+join.Token)
 		}
 		sv := &agentSup{
-			name: name, logPath: filepath.Join(logDir, name+".log"), env: append(slices.Clip(env), "QUN_JOIN_TOKEN="+join.Token),
+			name: name, logPath: filepath.Join(logDir, name+".log"), env: agentEnv,
 			stateDir: filepath.Join(dataDir, "agents", name), delay: f.restartDelay, out: out,
 			argv: []string{exe, "agent",
-				"--server", base, "--name", name, "--address", address, "--run-as", upRunAs(),
+				"--server", serverList, "--name", name, "--address", address, "--run-as", upRunAs(),
 				"--devices", fmt.Sprintf("fake:%s:%d", f.kind, f.chips),
 				"--state-dir", filepath.Join(dataDir, "agents", name),
 				"--metrics-listen", agentMetrics[i]},
@@ -370,22 +377,26 @@ func runUp(ctx context.Context, f upFlags, hurry <-chan struct{}, out io.Writer)
 	}); err != nil {
 		return err
 	}
-	dashURL, err := upDashboard(ctx, client, dataDir, base, out) // up_secure.go
+	dashURL, err := upDashboard(ctx, client, dataDir, base, out, f.ha) // up_secure.go
 	if err != nil {
 		return err
 	}
 	qun, flag := displayName(exe), ""
-	if base != api.DefaultAddr {
-		flag = " --server " + base
+	if serverList != api.DefaultAddr {
+		flag = " --server " + serverList
 	}
 	spareNote := ""
 	if f.spares > 0 {
 		spareNote = fmt.Sprintf(" + %d spare", f.spares)
 	}
-	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s (TLS)
-Data, state and logs in %s; the CA and admin token in %[6]s/server.
+	secNote := [3]string{"(TLS)", "the CA and admin token in " + dataDir + "/server", "TLS and a token"}
+	if f.ha {
+		secNote = [3]string{"(HA: " + serverList + ", plain HTTP on loopback)", "no tokens: HA servers serve plain HTTP (docs/security.md)", "plain HTTP"}
+	}
+	fmt.Fprintf(out, `Qun is up: %d nodes%s × %d %s (fake), API at %s %[14]s
+Data, state and logs in %[6]s; %[15]s.
 %[12]sDashboard: %[13]s
-Metrics: %[9]s/metrics (server: TLS and a token), agents at %[10]s;
+Metrics: %[9]s/metrics (server: %[16]s), agents at %[10]s;
 a Prometheus scrape config for both in %[11]s.
 
 Next, in another terminal:
@@ -395,7 +406,7 @@ Next, in another terminal:
 
 Ctrl-C stops everything.
 `, f.nodes, spareNote, f.chips, f.kind, base, dataDir, qun, flag, base, strings.Join(agentMetrics, ", "), promFile,
-		upConfigHint(dataDir), dashURL)
+		upConfigHint(dataDir), dashURL, secNote[0], secNote[1], secNote[2])
 
 	// Run until told to stop, or until the server dies. Agents that die
 	// are restarted by their supervisors.
@@ -408,7 +419,7 @@ Ctrl-C stops everything.
 		stopAll()
 		fmt.Fprintln(out, "qun up: stopped")
 		return nil
-	case <-srv.done:
+	case <-allDone(servers):
 		return fmt.Errorf("%s exited unexpectedly (%v); its log %s ends with:\n%s", srv.name, srv.err, srv.log, srv.tail())
 	}
 }

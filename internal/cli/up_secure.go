@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +17,23 @@ import (
 )
 
 // upClient waits for the server child to write its CA and admin token,
-// writes DATA/client.json for the CLI and returns an admin client.
-func upClient(ctx context.Context, deadline time.Time, children []*child, dataDir, base string) (*api.Client, error) {
+// writes DATA/client.json for the CLI and returns an admin client. With
+// --ha the servers serve plain HTTP (up_ha.go): the client and client.json
+// name every server of the list, without CA or token.
+func upClient(ctx context.Context, deadline time.Time, children []*child, dataDir, base string, ha bool) (*api.Client, error) {
+	if ha {
+		if err := writeClientConfig(filepath.Join(dataDir, "client.json"), ClientConfig{Server: base}); err != nil {
+			return nil, err
+		}
+		c, err := api.NewClient(base)
+		if err != nil {
+			return nil, badInput("--listen: %v", err)
+		}
+		return c, waitUp(ctx, deadline, children, func(ctx context.Context) (bool, error) {
+			_, err := c.ListNodes(ctx)
+			return err == nil, nil
+		})
+	}
 	srvDir := filepath.Join(dataDir, "server")
 	caFile, tokFile := filepath.Join(srvDir, auth.CACertFile), filepath.Join(srvDir, auth.AdminTokenFile)
 	var caPEM, tok []byte
@@ -95,7 +111,10 @@ func upToken(ctx context.Context, c *api.Client, file, prefix string, req api.To
 // for an HttpOnly session cookie that authenticates reads only, and the
 // fragment never reaches the server or its logs. The link is printed only
 // to a terminal; otherwise the file is named.
-func upDashboard(ctx context.Context, c *api.Client, dataDir, base string, out io.Writer) (string, error) {
+func upDashboard(ctx context.Context, c *api.Client, dataDir, base string, out io.Writer, ha bool) (string, error) {
+	if ha {
+		return base + "/ (plain HTTP, no login)", nil
+	}
 	file := filepath.Join(dataDir, dashboardURLFile)
 	// Every queue, as qun up's queues are made as jobs name them; the
 	// session cookie reads only.
@@ -112,7 +131,25 @@ func upDashboard(ctx context.Context, c *api.Client, dataDir, base string, out i
 // upPrometheus writes DATA/prometheus.yml: scrape configs for the server
 // (https, the CA, a reader token of its own in DATA/metrics.token) and for
 // the agents (plain http on loopback, listed in targetsFile).
-func upPrometheus(ctx context.Context, c *api.Client, dataDir, listen, targetsFile string) (string, error) {
+func upPrometheus(ctx context.Context, c *api.Client, dataDir, servers, targetsFile string, ha bool) (string, error) {
+	path := filepath.Join(dataDir, promConfigFile)
+	if ha {
+		var targets []string
+		for _, s := range strings.Split(servers, ",") {
+			targets = append(targets, strconv.Quote(strings.TrimPrefix(s, "http://")))
+		}
+		cfg := fmt.Sprintf(`# Written by qun up --ha. Use it as it is, or copy its scrape_configs.
+scrape_configs:
+  - job_name: qun-server
+    static_configs:
+      - targets: [%s]
+  - job_name: qun-agent
+    file_sd_configs:
+      - files: [%q]
+`, strings.Join(targets, ", "), targetsFile)
+		return path, auth.WriteFileSync(path, []byte(cfg), 0o644)
+	}
+	listen := strings.TrimPrefix(servers, "https://")
 	tokFile := filepath.Join(dataDir, metricsTokenFile)
 	if _, err := upToken(ctx, c, tokFile, "", api.TokenRequest{Name: "qun up metrics (Prometheus)", Role: auth.RoleReader, Queues: []string{"default"}}); err != nil {
 		return "", err
@@ -131,7 +168,6 @@ scrape_configs:
     file_sd_configs:
       - files: [%q]
 `, filepath.Join(dataDir, "server", auth.CACertFile), tokFile, listen, targetsFile)
-	path := filepath.Join(dataDir, promConfigFile)
 	if err := auth.WriteFileSync(path, []byte(cfg), 0o644); err != nil {
 		return "", err
 	}

@@ -106,7 +106,8 @@ func TestSecureGangAcrossNetworkNamespaces(t *testing.T) {
 	base := "https://" + listen
 	srvDir := filepath.Join(dir, "server")
 	server := start(t, "server", nil, qun, "server", "--pool", poolFile, "--queues", queuesFile, "--data-dir", srvDir,
-		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "500ms")
+		"--listen", listen, "--node-timeout", "5s", "--heartbeat", "500ms",
+		"--audit-telemetry-interval", "1s")
 	admin := secureClient(t, base, srvDir, "")
 	_, adminToken := serverCreds(t, srvDir)
 	secrets := map[string]string{"admin token": secretOf(adminToken)}
@@ -250,10 +251,47 @@ func TestSecureGangAcrossNetworkNamespaces(t *testing.T) {
 	}
 	t.Logf("capture: %d bytes on 3 veths, no packet lost; no job spec or token in plaintext, and the plaintext canary is there", total)
 
-	// The audit log has every mutating request of the run.
+	// The audit log has every mutating request of the run. The agents stop,
+	// then the server, whose Close flushes the last telemetry counts.
+	for _, p := range agentProcs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.waitExit(t, 15*time.Second)
+	}
+	server.cmd.Process.Signal(syscall.SIGTERM)
+	if code := server.waitExit(t, 20*time.Second); code != 0 {
+		t.Errorf("qun server exited %d on SIGTERM:\n%s", code, server.output())
+	}
 	auditDir := filepath.Join(dir, "audit-copy")
 	count := map[string]int{}
+	// Successful node telemetry is audited in aggregate, one entry per node,
+	// action and interval (docs/security.md): "ACTION ×N (telemetry FROM to TO)".
+	aggregated := regexp.MustCompile(`^(POST /v1/nodes/([^/]+)/heartbeat|POST /v1/jobs/[^/]+/logs|STREAM /v1/nodes/([^/]+)/stream report) ×([0-9]+) \(telemetry (\S+) to (\S+)\)$`)
+	telemetry := map[string]map[string]int{} // who → kind → count
+	lastTo := map[string]time.Time{}         // who and action → end of its last interval
 	if err := auth.Scan(filepath.Join(srvDir, auth.AuditFile), func(e auth.Entry) error {
+		if m := aggregated.FindStringSubmatch(e.Action); m != nil {
+			n, _ := strconv.Atoi(m[4])
+			from, err1 := time.Parse(time.RFC3339, m[5])
+			to, err2 := time.Parse(time.RFC3339, m[6])
+			node := m[2] + m[3]
+			kind := strings.Fields(m[1])[0] + " " + map[bool]string{true: "logs", false: "node"}[node == ""]
+			switch {
+			case n <= 0 || err1 != nil || err2 != nil || to.Before(from) || e.Status/100 != 2 || e.Result != "ok":
+				t.Errorf("aggregated telemetry entry %d: %+v; want a positive count, an ordered interval, a 2xx ok", e.Seq, e)
+			case node != "" && e.Who != "node "+node:
+				t.Errorf("aggregated telemetry entry %d of node %s audited as %q", e.Seq, node, e.Who)
+			case !strings.HasPrefix(e.Who, "node node"):
+				t.Errorf("aggregated telemetry entry %d audited as %q, want a node identity", e.Seq, e.Who)
+			case from.Before(lastTo[e.Who+m[1]]):
+				t.Errorf("aggregated telemetry entry %d: interval from %v overlaps the previous one of %s %s (to %v)", e.Seq, from, e.Who, m[1], lastTo[e.Who+m[1]])
+			}
+			lastTo[e.Who+m[1]] = to
+			if telemetry[e.Who] == nil {
+				telemetry[e.Who] = map[string]int{}
+			}
+			telemetry[e.Who][kind] += n
+			return nil
+		}
 		a := e.Action
 		if strings.HasPrefix(a, "POST /v1/jobs/") && strings.HasSuffix(a, "/cancel") {
 			a = "POST /v1/jobs/ID/cancel"
@@ -268,13 +306,22 @@ func TestSecureGangAcrossNetworkNamespaces(t *testing.T) {
 	}
 	// Exactly the run's mutating requests: 3 join tokens and the
 	// submitter's, 3 enrolments and registrations, 2 submissions, a cancel
-	// and the 2 refusals. (Successful heartbeats and log appends are agent
-	// telemetry, not audited; docs/security.md.)
+	// and the 2 refusals; and, in aggregate, every node's telemetry.
 	wantAudit := map[string]int{"POST /v1/tokens 201": 4, "POST /v1/enrol 200": 3, "POST /v1/nodes 201": 3, "POST /v1/jobs 201": 2,
 		"POST /v1/jobs/ID/cancel 200": 1, "POST /v1/jobs 403": 1, "POST /v1/jobs 401": 1}
 	if d := cmp.Diff(wantAudit, count); d != "" {
 		t.Errorf("audit log entries by action and status (-want +got):\n%s", d)
 	}
+	for k := range 3 {
+		who := fmt.Sprintf("node node%d", k)
+		if c := telemetry[who]; c["POST node"]+c["STREAM node"] == 0 {
+			t.Errorf("no aggregated heartbeat or stream report of %s in the audit log (got %v)", who, c)
+		}
+	}
+	if len(telemetry) != 3 {
+		t.Errorf("aggregated telemetry of %d identities %v, want the 3 nodes", len(telemetry), telemetry)
+	}
+	t.Logf("aggregated telemetry in the audit log: %v", telemetry)
 	// Verify, then edit a copy and cut another.
 	out, code := runQun(t, qun, "audit", "--verify", "--data-dir", srvDir)
 	if code != 0 {

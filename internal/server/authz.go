@@ -180,14 +180,14 @@ func (s *Server) secure(next http.Handler) http.Handler {
 // audit appends the entry of a mutating request. It runs before the
 // handler returns, so a small answer (all mutating answers are) is still
 // buffered and reaches the client only once its entry is on disk.
-// Successful heartbeats and log appends of a node's own ranks are agent
-// telemetry and not audited; refused ones are.
+// Successful heartbeats and log appends are audited in aggregate
+// (audit_telemetry.go); refused ones individually.
 func (s *Server) audit(r *http.Request, who string, status int) {
 	if status == 0 {
 		status = http.StatusOK
 	}
 	p := r.URL.Path
-	if status < 400 && r.Method == http.MethodPost && (strings.HasSuffix(p, "/heartbeat") || strings.HasSuffix(p, "/logs")) {
+	if s.absorbTelemetry(who, r.Method, p, status) { // audit_telemetry.go
 		return
 	}
 	result := "ok"

@@ -240,7 +240,7 @@ func (s *Server) heartbeat(name string, r api.HeartbeatRequest) (api.HeartbeatRe
 	}
 	s.report(n, r.Ranks, now)
 	s.deviceHealth(n, r.Devices, now) // health.go
-	return api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat)}, n, nil
+	return api.HeartbeatResponse{Assignments: s.assignments(n), HeartbeatInterval: api.Duration(s.cfg.Heartbeat), Epoch: s.cfg.Epoch}, n, nil
 }
 
 // report applies a node's rank reports to the jobs placed on it. Callers

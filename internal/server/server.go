@@ -41,7 +41,8 @@ type Config struct {
 	Profile *sched.Profile
 	DataDir string // holds state.db and logs/
 	// Store, when set, is the durable record store to use instead of
-	// DataDir/state.db; the server closes it on Close.
+	// DataDir/state.db (an HA leader's fenced etcd store, internal/ha);
+	// the server closes it on Close.
 	Store state.Durable
 
 	NodeTimeout time.Duration // a node is lost after this long without a heartbeat; default 10s
@@ -60,9 +61,21 @@ type Config struct {
 	Auth  *auth.Authority
 	RunAs map[string]api.RunAs
 
+	// AuditTelemetryEvery is how often successful node telemetry is
+	// audited in aggregate (audit_telemetry.go); default 60s.
+	AuditTelemetryEvery time.Duration
+
 	Logger *slog.Logger
 	Clock  Clock  // default: the wall clock
 	Seed   uint64 // seeds the scheduler's random source
+
+	// Epoch is the fencing epoch sent with every heartbeat answer (an HA
+	// leader's term); 0 for a single server.
+	Epoch int64
+	// Leading, when set, is asked before every request and cycle; an error
+	// (the leader's lease may have expired) refuses it with
+	// CodeNotLeader.
+	Leading func() error
 }
 
 // Server is the control plane: it keeps jobs, nodes and allocations in
@@ -101,6 +114,7 @@ type Server struct {
 	lastSeen   uint64 // highest job sequence loaded or created
 	fair       fairShare
 	authz      authState
+	tel        telemetry // audit_telemetry.go
 	obs        *observability
 	streams    streamHub // node streams (stream.go)
 
@@ -125,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.CycleEvery, time.Second)
 	def(&cfg.MinCycleGap, 5*time.Millisecond)
 	def(&cfg.Grace, 10*time.Second)
+	def(&cfg.AuditTelemetryEvery, time.Minute)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -263,9 +278,10 @@ func (s *Server) recover() error {
 
 // Start runs the scheduling loop and the liveness reconciler until Close.
 func (s *Server) Start() {
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.loop()
 	go s.reconcileLoop()
+	go s.telemetryLoop()
 	s.trigger()
 }
 
@@ -281,9 +297,18 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	s.flushTelemetry(true)
 	close(s.cm.stop) // the committer writes what is left, then exits
 	<-s.cm.done
 	return s.store.Close()
+}
+
+// Failed returns the state store's failure once a commit failed (the
+// server then refuses requests until it is restarted), else nil.
+func (s *Server) Failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
 }
 
 // usable returns an error when the server cannot take requests. Callers
@@ -294,6 +319,11 @@ func (s *Server) usable() error {
 	}
 	if s.broken != nil {
 		return errorf(api.CodeUnavailable, "the state store failed (%v); restart the server", s.broken)
+	}
+	if s.cfg.Leading != nil {
+		if err := s.cfg.Leading(); err != nil {
+			return &api.Error{Code: api.CodeNotLeader, Message: err.Error()}
+		}
 	}
 	return nil
 }
@@ -314,16 +344,22 @@ func (s *Server) Wait(ctx context.Context) {
 	}
 }
 
+// APIHandler is the handler Serve answers with: Handler behind the
+// authentication, authorization and audit of Config.Auth when it is set.
+// An HA member (internal/ha) serves it while it leads.
+func (s *Server) APIHandler() http.Handler {
+	if s.cfg.Auth != nil {
+		return s.secure(s.Handler())
+	}
+	return s.Handler()
+}
+
 // Serve answers the API on ln until ctx is done, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	handler := s.Handler()
-	if s.cfg.Auth != nil {
-		handler = s.secure(handler)
-	}
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           s.APIHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

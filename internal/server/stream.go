@@ -111,6 +111,7 @@ func printOf(j *jobRec) assignPrint {
 type session struct {
 	s    *Server
 	node string // canonical
+	who  string // audit identity of the stream's opener
 	boot string
 	conn net.Conn
 
@@ -273,7 +274,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) error {
 		conn.Close()
 		return nil
 	}
-	ss := &session{s: s, node: n.Name, boot: boot, conn: conn, wkick: make(chan struct{}, 1), done: make(chan struct{}),
+	ss := &session{s: s, node: n.Name, who: s.streamWho(r), boot: boot, conn: conn, wkick: make(chan struct{}, 1), done: make(chan struct{}),
 		sent: map[api.RankRef]struct{}{}, jobs: map[string]struct{}{}, refsSent: map[string]bool{}}
 	ss.lastSeen.Store(s.clock.Now().UnixNano())
 	h := &s.streams
@@ -392,6 +393,7 @@ func (ss *session) reportLoop() {
 
 // reportDone answers a report: through a push, or with an error frame.
 func (ss *session) reportDone(seq uint64, err error) bool {
+	ss.auditReport(err) // audit_telemetry.go
 	if err != nil {
 		var e *api.Error
 		if errors.As(err, &e) && e.Code == api.CodeBadData {

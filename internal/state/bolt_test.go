@@ -2,75 +2,22 @@ package state
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
-	"sort"
-	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 )
 
 func TestBolt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	b, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Concurrent creations get distinct sequence numbers (group commit).
-	var wg sync.WaitGroup
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := b.CreateJob(func(seq uint64) (string, []byte, error) {
-				return fmt.Sprintf("j-%06d", seq), fmt.Appendf(nil, "job %d", seq), nil
-			})
-			if err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	// A failing build stores nothing and uses no number.
-	boom := errors.New("boom")
-	if err := b.CreateJob(func(uint64) (string, []byte, error) { return "", nil, boom }); !errors.Is(err, boom) {
-		t.Errorf("failing build: %v", err)
-	}
-	if err := b.Commit(Records{Jobs: map[string][]byte{"j-000001": []byte("changed")}, Nodes: map[string][]byte{"n0": []byte("node"), "n1": []byte("x")}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(Records{Nodes: map[string][]byte{"n1": nil}}); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-
-	b, err = OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	jobs, nodes := map[string]string{}, map[string]string{}
-	err = b.Load(func(k string, v []byte) error { jobs[k] = string(v); return nil },
-		func(k string, v []byte) error { nodes[k] = string(v); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(jobs) != 50 || jobs["j-000001"] != "changed" || jobs["j-000050"] != "job 50" {
-		keys := make([]string, 0, len(jobs))
-		for k := range jobs {
-			keys = append(keys, k)
+	open := func(t *testing.T) Durable {
+		b, err := OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		sort.Strings(keys)
-		t.Errorf("jobs after reopening: %v", keys)
+		return b
 	}
-	if diff := cmp.Diff(map[string]string{"n0": "node"}, nodes); diff != "" {
-		t.Errorf("nodes (-want +got):\n%s", diff)
-	}
-	if seq, err := b.JobSequence(); err != nil || seq != 50 {
-		t.Errorf("sequence = %d, %v; want 50", seq, err)
-	}
+	durableContract(t, open, open)
 }
 
 func TestBoltRefusesOtherFormat(t *testing.T) {

@@ -41,6 +41,9 @@ type Agent struct {
 	// Check, when set, is called with every heartbeat answer; a non-nil
 	// error is recorded (see Errors).
 	Check func(name string, as []api.Assignment) error
+	// Fence, when set, refuses answers of deposed HA leaders as the real
+	// agent does (their epoch is older than the newest seen).
+	Fence interface{ Admit(epoch int64) error }
 
 	mu      sync.Mutex
 	running map[Key]rank
@@ -158,6 +161,11 @@ func (a *Agent) Beat(ctx context.Context) error {
 	resp, err := a.Client.Heartbeat(ctx, a.Name, req)
 	if err != nil {
 		return err
+	}
+	if a.Fence != nil {
+		if err := a.Fence.Admit(resp.Epoch); err != nil {
+			return err
+		}
 	}
 
 	a.mu.Lock()
