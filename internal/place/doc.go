@@ -69,7 +69,9 @@
 // the gang, spare hosts first, then by the modelled step of the whole gang.
 // It fails (ReasonNoRoomNear) when that domain cannot hold them, and the
 // caller places the whole gang with Decide. It handles whole-chip gangs of
-// one kind only, one rank at a time (greedy, not a joint search).
+// one kind only, one rank at a time (greedy, not a joint search). Hosts
+// the comm model cannot tell apart (the same rack and free chips, or
+// domains holding as many of the gang's chips) are scored once per class.
 //
 // # Caveats
 //

@@ -42,7 +42,9 @@ type Subset struct {
 // the smallest domain that held the gang before the fault, spares first,
 // then the host whose chips give the whole gang (survivors and the ranks
 // placed so far) the shortest modelled step communication, then topology
-// order. The Placement it returns holds every rank: the survivors' claims
+// order. Candidates the comm model cannot tell apart (same rack and free
+// chips, or equally filled domains: see stepClasses) are scored once. The
+// Placement it returns holds every rank: the survivors' claims
 // unchanged and new claims for the lost ranks. It fails, with
 // ReasonNoRoomNear, when that domain cannot hold every lost rank; the
 // caller then places the whole gang again (Decide). Only whole-chip gangs
@@ -95,11 +97,21 @@ func (p *Placer) DecideSubset(j *Request, sub Subset, st *pool.State, env Env) *
 		spare[h] = true
 	}
 	claims := slices.Clone(sub.Keep)
+	classes := newStepClasses(t, claims)
+	under := hostsUnder(t, dom)
+	type cand struct {
+		c     pool.Claim
+		spare bool
+	}
+	var cands []cand
 	var moves []string
 	for _, r := range sub.Lost {
-		best, bestSpare, bestSec := pool.Claim{}, false, math.Inf(1)
-		found := false
-		for _, h := range hostsUnder(t, dom) {
+		// The hosts that can take the rank, in topology order; when a
+		// spare is among them no other host can win, so only spares are
+		// scored.
+		cands = cands[:0]
+		anySpare := false
+		for _, h := range under {
 			if env.HostOK != nil && !env.HostOK(h) {
 				d.Skipped[ReasonShapeOrHost]++
 				continue
@@ -115,11 +127,26 @@ func (p *Placer) DecideSubset(j *Request, sub Subset, st *pool.State, env Env) *
 			if scratch.CanAllocate(c) != nil {
 				continue
 			}
-			claims[r] = c
+			cands = append(cands, cand{c: c, spare: spare[h]})
+			anySpare = anySpare || spare[h]
+		}
+		if anySpare {
+			cands = slices.DeleteFunc(cands, func(cd cand) bool { return !cd.spare })
+		}
+		best, bestSpare, bestSec := pool.Claim{}, false, math.Inf(1)
+		found := false
+		classes.next()
+		for _, cd := range cands {
+			// A later member of a scored class gives the same step, and
+			// ties go to the first in topology order.
+			if !classes.first(chipsOf(cd.c), cd.spare) {
+				continue
+			}
+			claims[r] = cd.c
 			sec := stepOf(est, claims, g).Seconds
-			// Spares first, then the shorter step, then topology order.
-			if !found || spare[h] && !bestSpare || spare[h] == bestSpare && sec < bestSec {
-				best, bestSpare, bestSec, found = c, spare[h], sec, true
+			// The shorter step, then topology order.
+			if !found || sec < bestSec {
+				best, bestSpare, bestSec, found = cd.c, cd.spare, sec, true
 			}
 		}
 		if !found {
@@ -128,6 +155,7 @@ func (p *Placer) DecideSubset(j *Request, sub Subset, st *pool.State, env Env) *
 				d.Level, d.Domain, r, k, ck.Name)
 		}
 		claims[r] = best
+		classes.mark(best)
 		if err := scratch.Allocate(best); err != nil {
 			panic("place: subset scratch: " + err.Error()) // CanAllocate said yes
 		}
@@ -211,6 +239,15 @@ func hostsUnder(t *pool.Topology, d pool.DomainID) []pool.DomainID {
 	var out []pool.DomainID
 	for _, c := range t.Children(d) {
 		out = append(out, hostsUnder(t, c)...)
+	}
+	return out
+}
+
+// chipsOf lists the chips of c's grants.
+func chipsOf(c pool.Claim) []pool.ChipID {
+	out := make([]pool.ChipID, len(c.Grants))
+	for i, g := range c.Grants {
+		out[i] = g.Chip
 	}
 	return out
 }
