@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/qunhq/qun/internal/atomicfile"
 )
 
 // epochFile keeps the newest fencing epoch the agent has seen, in its
@@ -56,10 +58,9 @@ func (f *EpochFence) Admit(epoch int64) error {
 	if epoch > f.newest {
 		f.newest = epoch
 		if f.path != "" {
-			tmp := f.path + ".tmp"
-			if err := os.WriteFile(tmp, []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644); err == nil {
-				os.Rename(tmp, f.path)
-			}
+			// Best effort, as before: a lost write only forgets the
+			// newest epoch across an agent restart.
+			_ = atomicfile.Write(f.path, []byte(strconv.FormatInt(epoch, 10)+"\n"), 0o644)
 		}
 	}
 	return nil

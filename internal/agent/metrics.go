@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/atomicfile"
 	"github.com/qunhq/qun/internal/device"
 	"github.com/qunhq/qun/internal/metrics"
 )
@@ -195,24 +196,7 @@ func (a *Agent) writeJobMapping() {
 // parent, so that readers of dir (dcgm-exporter) never see partial or
 // temporary files.
 func writeBeside(dir, path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(filepath.Clean(dir)), ".qun-hpc-job-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return atomicfile.WriteVia(filepath.Dir(filepath.Clean(dir)), path, data, 0o644)
 }
 
 // isDeviceIndex reports whether name is a file name the job mapping owns:

@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/qunhq/qun/internal/atomicfile"
 )
 
 // StatusFileEnv names the environment variable through which the agent tells
@@ -156,30 +157,8 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
+// writeFileAtomic replaces path with data (owner-only, fsynced).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data, 0o600) }
 
 // procStartTicks returns the start time of process pid in clock ticks since
 // boot (field 22 of /proc/PID/stat), which with the pid identifies a process

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/qunhq/qun/internal/atomicfile"
 )
 
 // CA is the cluster's certificate authority: it signs the server's
@@ -308,28 +310,10 @@ func PinnedConfig(caHash, serverName string) *tls.Config {
 	}
 }
 
-// writeFileSync writes a file and fsyncs it before returning.
+// writeFileSync writes a file with perm, fsynced, replacing any old one
+// atomically.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, perm)
 }
 
 // WriteSecretFile writes a file readable only by its owner (0600), synced.
