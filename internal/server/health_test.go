@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,17 +76,7 @@ func TestHeartbeatDeviceHealth(t *testing.T) {
 	if got.State != api.JobRunning || got.Attempt != 1 {
 		t.Fatalf("after the backoff: %s attempt %d (%s)", got.State, got.Attempt, got.Reason)
 	}
-	onBad := func() bool {
-		list, _ := e.c.ListJobs(ctx, api.ListJobsOptions{})
-		for _, x := range list.Jobs {
-			for _, p := range x.Placement {
-				if p.Node == node && slices.Contains(p.Devices, dev) && !x.State.Terminal() {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	onBad := func() bool { return liveRankOn(ctx, e.c, node, dev) }
 	if onBad() {
 		t.Fatalf("a rank still runs on unhealthy device %d of %s", dev, node)
 	}

@@ -149,17 +149,7 @@ func TestUnhealthyChip(t *testing.T) {
 	if got.State != api.JobRunning || got.Attempt != 1 || got.History[0].Cause != "device-unhealthy" {
 		t.Fatalf("after the backoff: %s attempt %d %+v, want running attempt 1 after device-unhealthy", got.State, got.Attempt, got.History)
 	}
-	onBad := func() bool {
-		list, _ := e.c.ListJobs(ctx, api.ListJobsOptions{})
-		for _, x := range list.Jobs {
-			for _, p := range x.Placement {
-				if p.Node == node && slices.Contains(p.Devices, dev) && !x.State.Terminal() {
-					return true
-				}
-			}
-		}
-		return false
-	}
+	onBad := func() bool { return liveRankOn(ctx, e.c, node, dev) }
 	if onBad() {
 		t.Fatalf("a rank runs on unhealthy device %d of %s: %+v", dev, node, got.Placement)
 	}
@@ -262,4 +252,18 @@ func TestFaultDuringPreemptionGrace(t *testing.T) {
 	if diff := cmp.Diff(map[string][3]float64{"preempted": {1, 0, 0}}, restartFigures(t, e.srv)); diff != "" {
 		t.Errorf("restarts, recoveries and recovery seconds by cause (-want +got):\n%s", diff)
 	}
+}
+
+// liveRankOn reports whether a rank of a job that has not ended is placed on
+// device dev of node, as the API lists them.
+func liveRankOn(ctx context.Context, c *api.Client, node string, dev int) bool {
+	list, _ := c.ListJobs(ctx, api.ListJobsOptions{})
+	for _, x := range list.Jobs {
+		for _, p := range x.Placement {
+			if p.Node == node && slices.Contains(p.Devices, dev) && !x.State.Terminal() {
+				return true
+			}
+		}
+	}
+	return false
 }
