@@ -2,31 +2,17 @@ package cli
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/qunhq/qun/api"
-	"github.com/qunhq/qun/internal/pool"
-	"github.com/qunhq/qun/internal/sched/plugins"
-	"github.com/qunhq/qun/internal/server"
 )
 
 // TestNodeOps: cordon, uncordon and drain against a real server; an
 // unknown node is bad input (exit 2) naming it, and changes nothing.
 func TestNodeOps(t *testing.T) {
-	topo, err := pool.LoadFile("../server/testdata/pool.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Pool: topo, Profile: plugins.DefaultProfile(), DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer func() { hs.Close(); srv.Close() }()
-	t.Setenv("QUN_ADDR", hs.URL)
-	c, _ := api.NewClient(hs.URL)
+	_, c, url, _ := testServer(t) // habits_test.go
+	t.Setenv("QUN_ADDR", url)
 	if _, err := c.RegisterNode(context.Background(), api.RegisterRequest{Name: "n0", BootID: "b0", Address: "10.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
