@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/testbin"
-
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // chipFaultPool: one host of two fake H100.

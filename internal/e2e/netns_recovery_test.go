@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/testbin"
-
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // python is Debian's interpreter with python3-torch (another python3 may

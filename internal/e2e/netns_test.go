@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/testbin"
-
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // netnsPool is a pool of three nodes of one fake 910B: the example job's

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/testbin"
-
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // agentPIDs returns the pids of `qun agent --name NODE` processes whose

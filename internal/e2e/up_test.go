@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qunhq/qun/internal/testbin"
-
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 // TestUpRunsTheExampleJobAndStopsCleanly drives `qun up` as the README

@@ -5,7 +5,6 @@ package torchddp
 
 import (
 	"fmt"
-	"github.com/qunhq/qun/internal/testbin"
 	"math"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qunhq/qun/internal/testbin"
 )
 
 const python = "/usr/bin/python3"
