@@ -80,21 +80,27 @@ func decodeEntry(line []byte) (Entry, string, error) {
 // Log appends entries to an audit log. Append returns once the entry is on
 // disk; concurrent appends share one fsync (group commit). After a write
 // error every later Append fails: the log stays a prefix of the truth.
+//
+// One writer goroutine, started by the first Enqueue and running while
+// entries wait, writes the batches, one at a time. Each batch has a
+// channel, closed once it is durable (or the log failed), so a waiter
+// wakes once, for its own batch.
 type Log struct {
 	f, head *os.File
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	seq      uint64
-	last     string
-	buf      []byte
-	cur      uint64 // batch being filled
-	durable  uint64 // last batch on disk
-	flushing bool
-	bg       bool // a background leader runs (Enqueue)
-	err      error
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when the writer goroutine exits (Close)
+	seq     uint64
+	last    string
+	buf     []byte
+	cur     uint64        // batch being filled
+	durable uint64        // last batch on disk
+	filling chan struct{} // closed when batch cur is durable
+	writing chan struct{} // closed when batch cur-1 is durable
+	bg      bool          // the writer goroutine runs
+	err     error
 
-	headSynced time.Time // last fsync of the head; only the flushing leader and Close touch it
+	headSynced time.Time // last fsync of the head; only the writer goroutine and Close touch it
 }
 
 // headSyncEvery bounds how often the head is fsynced. Every batch is
@@ -125,8 +131,9 @@ func OpenLog(path string) (*Log, error) {
 		f.Close()
 		return nil, err
 	}
-	l := &Log{f: f, head: head, seq: n, last: last, cur: 1}
-	l.cond = sync.NewCond(&l.mu)
+	l := &Log{f: f, head: head, seq: n, last: last, cur: 1, filling: make(chan struct{}), writing: make(chan struct{})}
+	close(l.writing) // no batch 0
+	l.idle = sync.NewCond(&l.mu)
 	if err := l.writeHead(n, last, true); err != nil {
 		l.Close()
 		return nil, err
@@ -154,8 +161,8 @@ func (l *Log) writeHead(n uint64, h string, sync bool) error {
 // Close closes the log.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	for l.flushing || l.bg {
-		l.cond.Wait()
+	for l.bg {
+		l.idle.Wait()
 	}
 	l.mu.Unlock()
 	err := l.head.Sync()
@@ -208,47 +215,46 @@ func (l *Log) Wait(batch uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.durable < batch && l.err == nil {
-		if l.flushing {
-			l.cond.Wait()
-			continue
+		ch := l.filling
+		if batch < l.cur {
+			ch = l.writing
 		}
-		l.lead()
+		l.mu.Unlock()
+		<-ch
+		l.mu.Lock()
 	}
 	return l.err
 }
 
-// background leads batches while entries wait to be written, so an
-// enqueued entry is written even before anyone waits for it.
+// background writes batches while entries wait, so an enqueued entry is
+// written even before anyone waits for it.
 func (l *Log) background() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.err == nil && len(l.buf) > 0 {
-		if l.flushing {
-			l.cond.Wait()
-			continue
-		}
 		l.lead()
 	}
 	l.bg = false
-	l.cond.Broadcast()
+	l.idle.Broadcast()
 }
 
-// lead writes one batch: everything appended so far. Callers hold mu and
-// checked that no other batch is being written.
+// lead writes one batch: everything appended so far. Only the writer
+// goroutine calls it, holding mu.
 func (l *Log) lead() {
-	l.flushing = true
 	buf, n, last, batch := l.buf, l.seq, l.last, l.cur
 	l.buf, l.cur = nil, l.cur+1
+	done := l.filling
+	l.writing, l.filling = done, make(chan struct{})
 	l.mu.Unlock()
 	err := l.flush(buf, n, last)
 	l.mu.Lock()
-	l.flushing = false
 	if err != nil {
 		l.err = fmt.Errorf("audit log: %w", err)
+		close(l.filling) // no batch follows; waiters find err
 	} else {
 		l.durable = batch
 	}
-	l.cond.Broadcast()
+	close(done)
 }
 
 func (l *Log) flush(buf []byte, n uint64, last string) error {

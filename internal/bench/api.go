@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -66,15 +69,12 @@ type APIResult struct {
 	CommitMeanMs     float64 `json:"commit_mean_ms"`
 }
 
-// subConns is how many TLS connections the submitting clients share with
-// authentication on: a fleet of tenants holds many connections, not one.
-// Without authentication every client holds its own HTTP/1.1 connection.
-const subConns = 8
-
 // benchServer is an in-process server with four fake agents.
 type benchServer struct {
 	c      *api.Client
-	subs   []*api.Client // the submitters' clients with authentication; nil without
+	base   string      // the server's URL
+	tls    *tls.Config // trusts the server's CA; nil without authentication
+	token  string      // the submitters' token; "" without authentication
 	addr   string
 	srv    *server.Server
 	cancel context.CancelFunc
@@ -128,12 +128,17 @@ func startBenchServer(ctx context.Context, beat time.Duration, secure bool) (*be
 	for _, n := range names {
 		agents[n] = b.c
 	}
+	b.base = "http://" + b.addr
 	if secure {
-		if b.subs, agents, err = sec.clients(ctx, ln.Addr().String(), names, subConns); err != nil {
+		b.base, b.tls = "https://"+b.addr, sec.roots
+		if b.token, agents, err = sec.clients(ctx, b.base, names); err != nil {
 			b.stop()
 			return nil, err
 		}
-		b.c = b.subs[0]
+		if b.c, err = api.NewClient(b.base, api.WithToken(b.token), api.WithTLS(b.tls)); err != nil {
+			b.stop()
+			return nil, err
+		}
 	}
 	for i, name := range names {
 		a := &fakeagent.Agent{Client: agents[name], Name: name, BootID: fmt.Sprintf("bench-%d", i), Interval: beat}
@@ -157,11 +162,22 @@ func (b *benchServer) stop() {
 // fresh server, the time from submitting a 32-rank job to seeing it
 // running.
 func API(ctx context.Context, n, clients, runs int, beat time.Duration, steps Steps) (*APIResult, error) {
-	return APIWith(ctx, n, clients, runs, beat, false, steps)
+	return APIWith(ctx, APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat}, steps)
 }
 
-// APIWith is API with authentication on (secure) or off.
-func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secure bool, steps Steps) (*APIResult, error) {
+// APIOptions is what APIWith measures.
+type APIOptions struct {
+	Submissions, Clients, Runs int
+	Heartbeat                  time.Duration
+	Secure                     bool      // authentication on (TLS, tokens, audit)
+	Profile                    io.Writer // if set, a CPU profile of the submissions phase only
+	Trace                      io.Writer // if set, an execution trace of the submissions phase only
+	MemProfile                 io.Writer // if set, the allocations of the submissions phase
+}
+
+// APIWith is API with the options o.
+func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error) {
+	n, clients, runs, beat, secure := o.Submissions, o.Clients, o.Runs, o.Heartbeat, o.Secure
 	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
 	}
@@ -172,32 +188,38 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	if err != nil {
 		return nil, err
 	}
-	// The submitting clients keep their connections, as a fleet of
-	// clients would (Go's default keeps 2 idle per host, so most requests
-	// would dial anew and time TCP setup, not the server).
-	// With authentication the submitters' clients already hold subConns
-	// TLS connections, each multiplexing clientsPerConn clients (HTTP/2).
-	subs := b.subs
-	if !secure {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = clients
-		defer tr.CloseIdleConnections()
-		sc, err := api.NewClient(b.addr, api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute}))
-		if err != nil {
-			b.stop()
-			return nil, err
-		}
-		subs = []*api.Client{sc}
+	sc, closeSubs, err := b.submitters(ctx, clients)
+	if err != nil {
+		b.stop()
+		return nil, err
 	}
+	defer closeSubs()
 	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
 	var next, done atomic.Int64
 	lat := make([]time.Duration, n)
 	errc := make(chan error, clients)
+	if o.Profile != nil {
+		if err := pprof.StartCPUProfile(o.Profile); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	if o.Trace != nil {
+		if err := trace.Start(o.Trace); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	if o.MemProfile != nil {
+		runtime.MemProfileRate = 64 << 10
+		runtime.GC()
+		// The profile counts from the program's start; the submissions
+		// dominate it (the setup allocates little).
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for k := range clients {
-		sc := subs[k%len(subs)]
+	for range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -218,6 +240,18 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if o.Profile != nil {
+		pprof.StopCPUProfile()
+	}
+	if o.Trace != nil {
+		trace.Stop()
+	}
+	if o.MemProfile != nil {
+		if err := pprof.Lookup("allocs").WriteTo(o.MemProfile, 0); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
 	cs := b.srv.CommitStats()
 	b.stop()
 	res.Commits = int(cs.Batches - before.Batches)
@@ -266,6 +300,65 @@ func APIWith(ctx context.Context, n, clients, runs int, beat time.Duration, secu
 	sort.Float64s(sorted)
 	res.Gang32SubmitToRun = sorted[len(sorted)/2]
 	return res, nil
+}
+
+// submitters returns the submitting clients' client: clients connections
+// (TLS with authentication), each client's requests on one of them, as a
+// fleet of clients would hold them, all open before the clock starts. Both
+// modes speak HTTP/1.1, so that the comparison of authentication on and
+// off measures authentication (TLS, tokens, audit) and not the HTTP
+// version. (Go's default transport keeps 2 idle connections per host, so
+// most requests would dial anew and time TCP setup, not the server.)
+func (b *benchServer) submitters(ctx context.Context, clients int) (*api.Client, func(), error) {
+	var dials atomic.Int64
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	var tc *tls.Config
+	if b.tls != nil {
+		// A copy: an HTTP/2 transport sharing the config adds "h2" to it.
+		tc = b.tls.Clone()
+		tc.NextProtos = []string{"http/1.1"}
+	}
+	tr := &http.Transport{
+		TLSClientConfig: tc, MaxIdleConnsPerHost: clients, IdleConnTimeout: 90 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+	opts := []api.ClientOption{api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})}
+	if b.token != "" {
+		opts = append(opts, api.WithToken(b.token))
+	}
+	c, err := api.NewClient(b.base, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Bursts of clients concurrent requests: while none is idle, each one
+	// dials its own connection, and the transport keeps them all.
+	for try := 0; dials.Load() < int64(clients); try++ {
+		if try == 10 {
+			tr.CloseIdleConnections()
+			return nil, nil, fmt.Errorf("opened %d of %d client connections in 10 bursts", dials.Load(), clients)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, clients)
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.ListQueues(ctx); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			tr.CloseIdleConnections()
+			return nil, nil, fmt.Errorf("the submitters' first requests: %w", err)
+		}
+	}
+	return c, tr.CloseIdleConnections, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -36,14 +36,12 @@ func openBenchAuth(dir string) (*benchAuth, error) {
 	return &benchAuth{a: a, dir: dir, roots: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: a.CA.Pool()}}, nil
 }
 
-// clients returns the submitters' clients (conns of them, each holding
-// its own TLS connection) and one client per agent, each with its node's
-// certificate.
-func (s *benchAuth) clients(ctx context.Context, addr string, agents []string, conns int) ([]*api.Client, map[string]*api.Client, error) {
-	base := "https://" + addr
+// clients returns the submitters' token (role submitter of queue default)
+// and one client per agent, each with its node's certificate.
+func (s *benchAuth) clients(ctx context.Context, base string, agents []string) (string, map[string]*api.Client, error) {
 	admin, err := api.NewClient(base, api.WithToken(s.a.AdminToken), api.WithTLS(s.roots))
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	var sub *api.NewToken
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -51,40 +49,25 @@ func (s *benchAuth) clients(ctx context.Context, addr string, agents []string, c
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("create the submitter token: %w", err)
+			return "", nil, fmt.Errorf("create the submitter token: %w", err)
 		}
-	}
-	// Open the submitters' connections before the clock starts, as
-	// long-lived clients hold them: HTTP/2 multiplexes the requests of
-	// the clients sharing one. (Without this, 128 clients starting at once
-	// dial 128 TLS connections before the first one says it speaks HTTP/2.)
-	subs := make([]*api.Client, max(1, conns))
-	for i := range subs {
-		c, err := api.NewClient(base, api.WithToken(sub.Token), api.WithTLS(s.roots)) // a transport of its own
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := c.ListQueues(ctx); err != nil {
-			return nil, nil, fmt.Errorf("the submitter's first request: %w", err)
-		}
-		subs[i] = c
 	}
 	out := map[string]*api.Client{}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, name := range agents {
 		join, err := admin.CreateToken(ctx, api.TokenRequest{Name: "bench " + name, Join: true, TTL: api.Duration(15 * time.Minute)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("create a join token: %w", err)
+			return "", nil, fmt.Errorf("create a join token: %w", err)
 		}
 		id, err := agent.Enrol(ctx, base, name, filepath.Join(s.dir, "agents", name), join.Token, quiet)
 		if err != nil {
-			return nil, nil, err
+			return "", nil, err
 		}
 		if out[name], err = api.NewClient(base, api.WithTLS(id.TLSConfig())); err != nil {
-			return nil, nil, err
+			return "", nil, err
 		}
 	}
-	return subs, out, nil
+	return sub.Token, out, nil
 }
 
 func (s *benchAuth) close() {
@@ -123,7 +106,7 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 	c := &APIAuthComparison{Rounds: rounds}
 	for i := range 2 * rounds {
 		on := i%4 == 1 || i%4 == 2
-		r, err := APIWith(ctx, n, clients, runs, beat, on, nil)
+		r, err := APIWith(ctx, APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat, Secure: on}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth %t: %w", on, err)
 		}

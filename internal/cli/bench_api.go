@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/qunhq/qun/internal/bench"
@@ -14,7 +13,7 @@ func newBenchAPICmd() *cobra.Command {
 	var out output
 	var n, clients, runs int
 	var beat time.Duration
-	var cpuprofile string
+	var cpuprofile, tracefile, memprofile string
 	var authOn bool
 	var compare int
 	cmd := &cobra.Command{
@@ -43,17 +42,32 @@ medians and the ratios on/off.`,
 			if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 				return badInput("--submissions, --clients, --runs and --heartbeat must be positive")
 			}
+			opts := bench.APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat, Secure: authOn}
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
+				opts.Profile = f
+			}
+			if memprofile != "" {
+				f, err := os.Create(memprofile)
+				if err != nil {
 					return err
 				}
-				defer pprof.StopCPUProfile()
+				defer f.Close()
+				opts.MemProfile = f
 			}
+			if tracefile != "" {
+				f, err := os.Create(tracefile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				opts.Trace = f
+			}
+			serverProcs() // the in-process server runs as qun server does
 			if compare < 0 {
 				return badInput("--compare-auth %d: want 0 (off) or a number of rounds", compare)
 			}
@@ -61,7 +75,7 @@ medians and the ratios on/off.`,
 				return benchCompareAuth(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
 			}
 			bar := newProgress(cmd)
-			res, err := bench.APIWith(cmd.Context(), n, clients, runs, beat, authOn, bar.Update)
+			res, err := bench.APIWith(cmd.Context(), opts, bar.Update)
 			bar.Done()
 			if err != nil {
 				return err
@@ -82,7 +96,9 @@ medians and the ratios on/off.`,
 	cmd.Flags().IntVar(&clients, "clients", 128, "concurrent submitting clients")
 	cmd.Flags().IntVar(&runs, "runs", 5, "32-rank gang runs")
 	cmd.Flags().DurationVar(&beat, "heartbeat", 10*time.Millisecond, "fake agents' heartbeat interval")
-	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the submissions phase to this file")
+	cmd.Flags().StringVar(&memprofile, "memprofile", "", "write an allocation profile (mostly of the submissions phase) to this file")
+	cmd.Flags().StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the submissions phase to this file")
 	cmd.Flags().BoolVar(&authOn, "auth", true, "TLS, tokens, node certificates and the audit log, as qun server; false: plain HTTP on loopback")
 	cmd.Flags().IntVar(&compare, "compare-auth", 0, "run with authentication off and on, interleaved, this many rounds each, and report both and the ratios")
 	return cmd

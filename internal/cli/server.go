@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -112,6 +113,7 @@ acknowledged job from the state file.`,
 			if err := checkListen(f.listen); err != nil {
 				return err
 			}
+			serverProcs()
 			cfg, err := f.config(os.Stderr)
 			if err != nil {
 				return err
@@ -136,6 +138,14 @@ acknowledged job from the state file.`,
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// serverProcs sets GOMAXPROCS for a process that serves the API
+// (server.Procs), unless the GOMAXPROCS variable says otherwise.
+func serverProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(server.Procs(runtime.GOMAXPROCS(0)))
+	}
 }
 
 // runServer opens the state, listens and serves until ctx is done.

@@ -26,10 +26,16 @@ type committer struct {
 	stop       chan struct{} // closed by Close: write what is left and exit
 	done       chan struct{} // closed when commitLoop has exited
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	durable uint64 // the newest generation on disk
-	err     error  // set when a commit failed; no generation is published after it
+	// mu guards what waiters read. Each batch has a channel, closed once
+	// it is durable (or a commit failed): a waiter sleeps on its own
+	// batch's channel and wakes once, not with every batch (sync.Cond's
+	// Broadcast woke every waiter of every later batch too).
+	mu        sync.Mutex
+	durable   uint64        // the newest generation on disk
+	collected uint64        // the generation of the batch being written
+	inflight  chan struct{} // closed when the batch being written is durable
+	next      chan struct{} // closed when the batch after it is durable
+	err       error         // set when a commit failed; no generation is published after it
 
 	// batches, records and commitNanos count the commits written, the
 	// records in them and the time spent in Durable.Commit.
@@ -44,7 +50,8 @@ type committer struct {
 
 func (c *committer) init() {
 	c.kick, c.stop, c.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	c.cond = sync.NewCond(&c.mu)
+	c.inflight, c.next = make(chan struct{}), make(chan struct{})
+	close(c.inflight) // no batch is being written
 }
 
 // CommitStats is what the committer has written since the server started.
@@ -119,13 +126,48 @@ func (s *Server) await(want uint64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.durable < want && c.err == nil {
-		c.cond.Wait()
+	for {
+		if c.durable >= want {
+			return nil
+		}
+		if c.err != nil {
+			return errorf(api.CodeUnavailable, "the state store failed: %v", c.err)
+		}
+		ch := c.next
+		if want <= c.collected {
+			ch = c.inflight
+		}
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
 	}
-	if c.durable >= want {
-		return nil
+}
+
+// seal starts the batch of generation gen: the waiters of every generation
+// up to gen now wait for it, the later ones for the batch after it. Flush
+// calls it under Server.mu with the batch it collected, so no generation
+// is handed out between the two. It returns the batch's channel.
+func (c *committer) seal(gen uint64) chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.collected, c.inflight, c.next = gen, c.next, make(chan struct{})
+	return c.inflight
+}
+
+// publish ends the batch sealed with gen and channel ch: durable, or
+// failed with err, which also ends every later wait.
+func (c *committer) publish(gen uint64, ch chan struct{}, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.err == nil {
+			close(c.next) // no batch follows; waiters find err
+		}
+		c.err = err
+	} else {
+		c.durable = max(c.durable, gen)
 	}
-	return errorf(api.CodeUnavailable, "the state store failed: %v", c.err)
+	close(ch)
 }
 
 // answer is await for a request that ends with err: err when the change it
@@ -160,6 +202,7 @@ func (s *Server) commitLoop() {
 func (s *Server) flush() error {
 	s.mu.Lock()
 	recs, gen, err := s.collect(s.clock.Now())
+	ch := s.cm.seal(gen)
 	s.mu.Unlock()
 	if n := len(recs.Jobs) + len(recs.Nodes) + len(recs.Server); err == nil && n > 0 {
 		t0 := time.Now()
@@ -173,15 +216,7 @@ func (s *Server) flush() error {
 		s.fail(err)
 		s.mu.Unlock()
 	}
-	c := &s.cm
-	c.mu.Lock()
-	if err != nil {
-		c.err = err
-	} else {
-		c.durable = max(c.durable, gen)
-	}
-	c.cond.Broadcast()
-	c.mu.Unlock()
+	s.cm.publish(gen, ch, err)
 	return err
 }
 

@@ -354,6 +354,21 @@ func (s *Server) APIHandler() http.Handler {
 	return s.Handler()
 }
 
+// durableWriters is how many goroutines of a server spend their time in
+// fsync: the state committer (commit.go) and the audit log's writer
+// (auth.Log).
+const durableWriters = 2
+
+// Procs is the GOMAXPROCS for a process serving the API where the Go
+// runtime would pick n. A thread blocked in fsync keeps its P until the
+// runtime's monitor takes it back (after 20 µs at best, often hundreds of
+// µs here), and once back it queues for a P behind the request goroutines:
+// while both writers wait on the disk, a 2-core server runs nothing, and a
+// durable batch is published only once its writer wins a P again. One P
+// more per writer keeps the cores busy while they wait and lets the
+// kernel wake a writer at once; docs/operations.md gives the figures.
+func Procs(n int) int { return n + durableWriters }
+
 // Serve answers the API on ln until ctx is done, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
