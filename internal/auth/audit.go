@@ -92,7 +92,8 @@ type Log struct {
 	idle    *sync.Cond // signalled when the writer goroutine exits (Close)
 	seq     uint64
 	last    string
-	buf     []byte
+	buf     []byte        // the batch being filled
+	spare   []byte        // the buffer of the batch written last, for reuse
 	cur     uint64        // batch being filled
 	durable uint64        // last batch on disk
 	filling chan struct{} // closed when batch cur is durable
@@ -242,7 +243,7 @@ func (l *Log) background() {
 // goroutine calls it, holding mu.
 func (l *Log) lead() {
 	buf, n, last, batch := l.buf, l.seq, l.last, l.cur
-	l.buf, l.cur = nil, l.cur+1
+	l.buf, l.spare, l.cur = l.spare[:0], nil, l.cur+1
 	done := l.filling
 	l.writing, l.filling = done, make(chan struct{})
 	l.mu.Unlock()
@@ -253,6 +254,9 @@ func (l *Log) lead() {
 		close(l.filling) // no batch follows; waiters find err
 	} else {
 		l.durable = batch
+	}
+	if cap(buf) <= 1<<20 {
+		l.spare = buf[:0]
 	}
 	close(done)
 }
