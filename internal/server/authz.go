@@ -91,7 +91,7 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 		if err != nil {
 			return identity{who: "token " + tok.ID + " (rejected)"}, unauthorized("token %s: %v", tok.ID, err)
 		}
-		return identity{kind: idToken, rec: rec, who: fmt.Sprintf("token %s (%s, %s)", rec.ID, rec.Name, rec.Role)}, nil
+		return identity{kind: idToken, rec: rec, who: "token " + rec.ID + " (" + rec.Name + ", " + rec.Role + ")"}, nil
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0] // verified against the CA by the TLS handshake
@@ -164,8 +164,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			writeError(w, r, s.log, errorf(api.CodeUnavailable, "the audit log failed (%v); restart the server", aerr))
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
 		r, ea := withMutation(r) // authz_early.go
+		ea.sw = statusWriter{ResponseWriter: w}
+		sw := &ea.sw
 		if err := s.authorize(sw, r, next); err != nil {
 			writeError(sw, r, s.log, err)
 		}

@@ -19,7 +19,8 @@ import (
 // mutation is what the security layer and the handler of one mutating
 // request tell each other, carried in the request's context.
 type mutation struct {
-	who string // set by authorize, for the audit entry
+	sw  statusWriter // the answer, whose status is audited
+	who string       // set by authorize, for the audit entry
 	// mayQueue, when set, is the queue scope of the caller: the submit
 	// handler asks it once it has decoded the spec, so the body is read
 	// and decoded once.
