@@ -304,26 +304,61 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 
 // submitters returns the submitting clients' client: clients connections
 // (TLS with authentication), each client's requests on one of them, as a
-// fleet of clients would hold them, all open before the clock starts. Both
-// modes speak HTTP/1.1, so that the comparison of authentication on and
-// off measures authentication (TLS, tokens, audit) and not the HTTP
-// version. (Go's default transport keeps 2 idle connections per host, so
-// most requests would dial anew and time TCP setup, not the server.)
+// fleet of clients would hold them, all opened (and their TLS handshakes
+// done) before the clock starts. Both modes speak HTTP/1.1, so that the
+// comparison of authentication on and off measures authentication (TLS,
+// tokens, audit) and not the HTTP version. (Go's default transport keeps 2
+// idle connections per host, so most requests would dial anew and time
+// TCP setup, not the server.) The returned func closes the connections.
 func (b *benchServer) submitters(ctx context.Context, clients int) (*api.Client, func(), error) {
-	var dials atomic.Int64
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	var tc *tls.Config
 	if b.tls != nil {
 		// A copy: an HTTP/2 transport sharing the config adds "h2" to it.
 		tc = b.tls.Clone()
 		tc.NextProtos = []string{"http/1.1"}
+		tc.ServerName = "127.0.0.1"
 	}
-	tr := &http.Transport{
-		TLSClientConfig: tc, MaxIdleConnsPerHost: clients, IdleConnTimeout: 90 * time.Second,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			dials.Add(1)
-			return d.DialContext(ctx, network, addr)
-		},
+	open := func(ctx context.Context) (net.Conn, error) {
+		c, err := d.DialContext(ctx, "tcp", b.addr)
+		if err != nil || tc == nil {
+			return c, err
+		}
+		tlc := tls.Client(c, tc)
+		if err := tlc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tlc, nil
+	}
+	ready := make(chan net.Conn, clients)
+	closeAll := func() {
+		close(ready)
+		for c := range ready {
+			c.Close()
+		}
+	}
+	for range clients {
+		c, err := open(ctx)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open a submitter's connection: %w", err)
+		}
+		ready <- c
+	}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		select {
+		case c := <-ready:
+			return c, nil
+		default:
+			return open(ctx) // more connections than clients: not expected
+		}
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 90 * time.Second}
+	if tc != nil {
+		tr.DialTLSContext = dial
+	} else {
+		tr.DialContext = dial
 	}
 	opts := []api.ClientOption{api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})}
 	if b.token != "" {
@@ -331,34 +366,10 @@ func (b *benchServer) submitters(ctx context.Context, clients int) (*api.Client,
 	}
 	c, err := api.NewClient(b.base, opts...)
 	if err != nil {
+		closeAll()
 		return nil, nil, err
 	}
-	// Bursts of clients concurrent requests: while none is idle, each one
-	// dials its own connection, and the transport keeps them all.
-	for try := 0; dials.Load() < int64(clients); try++ {
-		if try == 10 {
-			tr.CloseIdleConnections()
-			return nil, nil, fmt.Errorf("opened %d of %d client connections in 10 bursts", dials.Load(), clients)
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, clients)
-		for range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := c.ListQueues(ctx); err != nil {
-					errs <- err
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			tr.CloseIdleConnections()
-			return nil, nil, fmt.Errorf("the submitters' first requests: %w", err)
-		}
-	}
-	return c, tr.CloseIdleConnections, nil
+	return c, func() { tr.CloseIdleConnections(); closeAll() }, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
