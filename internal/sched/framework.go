@@ -87,7 +87,7 @@ type CycleState struct {
 	kindsOf *Job
 	kinds   []pool.KindID
 	keys    map[string]string // kindsKey answers of the cycle, interned
-	down    []bool // by DomainID, the hosts of Snapshot.NotReady; nil until asked
+	down    []bool            // by DomainID, the hosts of Snapshot.NotReady; nil until asked
 	// upAll makes every host ready while the driver asks whether a job
 	// would fit with the hosts that are not.
 	upAll bool
