@@ -288,7 +288,7 @@ func (c *Client) doAt(ctx context.Context, base, method, path, ctype string, bod
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
@@ -311,6 +311,17 @@ func (c *Client) doAt(ctx context.Context, base, method, path, ctype string, bod
 		}
 		return nil
 	}
+}
+
+// readAnswer reads an answer's body, at most maxResponse bytes, in one
+// buffer of its announced length when it has one.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxResponse {
+		buf := make([]byte, n) // net/http holds the body to its announced length
+		_, err := io.ReadFull(resp.Body, buf)
+		return buf, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 }
 
 // CordonNode keeps new work off a node; its running ranks stay.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/qunhq/qun/internal/atomicfile"
@@ -65,6 +66,28 @@ func RunShim(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "qun rank shim: no command")
 		return code(exitNotFound)
 	}
+	// Catch the group's signals before the command exists: one that came
+	// before it did would otherwise kill the shim (the default action) and
+	// the wait status would name it instead of what ended the command. A
+	// signal caught before the start is passed on to the command once it
+	// runs; later ones reach the command directly, as a member of the
+	// group, and the shim ignores them.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	var (
+		mu    sync.Mutex
+		early []os.Signal
+		proc  *os.Process
+	)
+	go func() {
+		for sig := range sigs {
+			mu.Lock()
+			if proc == nil {
+				early = append(early, sig)
+			}
+			mu.Unlock()
+		}
+	}()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin = nil
 	cmd.Stdout = os.Stdout
@@ -76,17 +99,12 @@ func RunShim(args []string, stderr io.Writer) int {
 		}
 		return code(exitCannotExec)
 	}
-	// Only now catch the group's signals: they reach the command directly.
-	// One that came before the command existed killed the shim (default
-	// action) and so the rank, which is what it asked for; one that came
-	// between the fork and here killed the shim too, and the agent then
-	// kills the group.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	go func() {
-		for range sigs {
-		}
-	}()
+	mu.Lock()
+	proc = cmd.Process
+	for _, sig := range early {
+		_ = proc.Signal(sig)
+	}
+	mu.Unlock()
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	switch {

@@ -38,18 +38,54 @@ const hashSuffixLen = len(`,"hash":"`) + hashLen + len(`"}`)
 
 // encodeEntry returns the line (with its newline) and hash of e.
 func encodeEntry(e Entry) ([]byte, string, error) {
-	body, err := json.Marshal(e)
-	if err != nil {
-		return nil, "", err
-	}
-	sum := sha256.Sum256(body)
-	h := hex.EncodeToString(sum[:])
-	line := make([]byte, 0, len(body)+hashSuffixLen+1)
-	line = append(line, body[:len(body)-1]...)
-	line = append(line, `,"hash":"`...)
-	line = append(line, h...)
-	line = append(line, "\"}\n"...)
+	line, h := appendEntry(nil, e)
 	return line, h, nil
+}
+
+// appendEntry appends the line of e (with its newline) to dst and returns
+// it with the entry's hash. The body is what json.Marshal(e) gives, byte
+// for byte (TestAppendEntryIsJSONMarshal, FuzzAuditEntry), written without
+// reflection: every mutating request appends one.
+func appendEntry(dst []byte, e Entry) ([]byte, string) {
+	start := len(dst)
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, `,"time":"`...)
+	dst = e.Time.AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","who":`...)
+	dst = appendJSONString(dst, e.Who)
+	dst = append(dst, `,"action":`...)
+	dst = appendJSONString(dst, e.Action)
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(e.Status), 10)
+	dst = append(dst, `,"result":`...)
+	dst = appendJSONString(dst, e.Result)
+	dst = append(dst, `,"prev":`...)
+	dst = appendJSONString(dst, e.Prev)
+	dst = append(dst, '}')
+	sum := sha256.Sum256(dst[start:])
+	var hx [hashLen]byte
+	hex.Encode(hx[:], sum[:])
+	dst = append(dst[:len(dst)-1], `,"hash":"`...)
+	dst = append(dst, hx[:]...)
+	dst = append(dst, "\"}\n"...)
+	return dst, string(hx[:])
+}
+
+// appendJSONString appends s as encoding/json writes a string: quoted,
+// with HTML characters, control characters, U+2028, U+2029 and invalid
+// UTF-8 escaped as json.Marshal escapes them. Plain ASCII is copied; the
+// rest goes through json.Marshal itself.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // decodeEntry parses one line (without its newline) and checks its own
@@ -92,7 +128,8 @@ type Log struct {
 	idle    *sync.Cond // signalled when the writer goroutine exits (Close)
 	seq     uint64
 	last    string
-	buf     []byte
+	buf     []byte        // the batch being filled
+	spare   []byte        // the buffer of the batch written last, for reuse
 	cur     uint64        // batch being filled
 	durable uint64        // last batch on disk
 	filling chan struct{} // closed when batch cur is durable
@@ -197,12 +234,9 @@ func (l *Log) Enqueue(e Entry) (uint64, error) {
 		return 0, l.err
 	}
 	e.Seq, e.Prev = l.seq+1, l.last
-	line, h, err := encodeEntry(e)
-	if err != nil {
-		return 0, err
-	}
+	var h string
+	l.buf, h = appendEntry(l.buf, e)
 	l.seq, l.last = e.Seq, h
-	l.buf = append(l.buf, line...)
 	if !l.bg {
 		l.bg = true
 		go l.background()
@@ -242,7 +276,7 @@ func (l *Log) background() {
 // goroutine calls it, holding mu.
 func (l *Log) lead() {
 	buf, n, last, batch := l.buf, l.seq, l.last, l.cur
-	l.buf, l.cur = nil, l.cur+1
+	l.buf, l.spare, l.cur = l.spare[:0], nil, l.cur+1
 	done := l.filling
 	l.writing, l.filling = done, make(chan struct{})
 	l.mu.Unlock()
@@ -253,6 +287,9 @@ func (l *Log) lead() {
 		close(l.filling) // no batch follows; waiters find err
 	} else {
 		l.durable = batch
+	}
+	if cap(buf) <= 1<<20 {
+		l.spare = buf[:0]
 	}
 	close(done)
 }

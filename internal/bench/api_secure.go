@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"time"
@@ -63,7 +64,12 @@ func (s *benchAuth) clients(ctx context.Context, base string, agents []string) (
 		if err != nil {
 			return "", nil, err
 		}
-		if out[name], err = api.NewClient(base, api.WithTLS(id.TLSConfig())); err != nil {
+		// HTTP/1.1, as the agents without authentication: the comparison
+		// measures authentication, not the HTTP version.
+		tc := id.TLSConfig()
+		tc.NextProtos = []string{"http/1.1"}
+		hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tc}}
+		if out[name], err = api.NewClient(base, api.WithHTTPClient(hc)); err != nil {
 			return "", nil, err
 		}
 	}

@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/qunhq/qun/api"
 	"github.com/qunhq/qun/internal/auth"
-	"github.com/qunhq/qun/internal/job"
 )
 
 // This file is the server's security layer: who is calling (a bearer
@@ -94,7 +91,7 @@ func (s *Server) identify(r *http.Request) (identity, error) {
 		if err != nil {
 			return identity{who: "token " + tok.ID + " (rejected)"}, unauthorized("token %s: %v", tok.ID, err)
 		}
-		return identity{kind: idToken, rec: rec, who: fmt.Sprintf("token %s (%s, %s)", rec.ID, rec.Name, rec.Role)}, nil
+		return identity{kind: idToken, rec: rec, who: "token " + rec.ID + " (" + rec.Name + ", " + rec.Role + ")"}, nil
 	}
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		c := r.TLS.PeerCertificates[0] // verified against the CA by the TLS handshake
@@ -167,10 +164,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			writeError(w, r, s.log, errorf(api.CodeUnavailable, "the audit log failed (%v); restart the server", aerr))
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
-		who := "anonymous"
-		r = r.WithContext(context.WithValue(r.Context(), whoKey{}, &who))
-		r, ea := withEarlyAudit(r, &who) // authz_early.go
+		r, ea := withMutation(r) // authz_early.go
+		ea.sw = statusWriter{ResponseWriter: w}
+		sw := &ea.sw
 		if err := s.authorize(sw, r, next); err != nil {
 			writeError(sw, r, s.log, err)
 		}
@@ -206,11 +202,9 @@ func codeOfStatus(status int) string {
 	return api.CodeInternal
 }
 
-type whoKey struct{}
-
 func setWho(r *http.Request, who string) {
-	if p, ok := r.Context().Value(whoKey{}).(*string); ok {
-		*p = who
+	if m := mutationOf(r); m != nil {
+		m.who = who
 	}
 }
 
@@ -295,22 +289,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, next http.Han
 		if rec.Role != auth.RoleSubmitter {
 			return forbidden("token %s (%s) may not submit jobs", rec.ID, rec.Role)
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpecBytes))
-		if err != nil {
-			return err
-		}
-		var peek struct {
-			Queue string `json:"queue"`
-		}
-		if json.Unmarshal(body, &peek) == nil {
-			if peek.Queue == "" {
-				peek.Queue = job.DefaultQueue
+		// The handler checks the spec's queue once it has decoded it
+		// (before it validates it or changes anything): one read, one
+		// decode. A body that is not JSON is a bad request either way.
+		mutationOf(r).mayQueue = func(queue string) error {
+			if !rec.MayQueue(queue) {
+				return forbidden("token %s may not submit to queue %q (its queues: %s)", rec.ID, queue, strings.Join(rec.Queues, ", "))
 			}
-			if !rec.MayQueue(peek.Queue) {
-				return forbidden("token %s may not submit to queue %q (its queues: %s)", rec.ID, peek.Queue, strings.Join(rec.Queues, ", "))
-			}
-		} // else the handler reports the bad JSON
-		r.Body = io.NopCloser(bytes.NewReader(body))
+			return nil
+		}
 		next.ServeHTTP(w, r)
 		return nil
 	case len(parts) >= 2 && parts[0] == "jobs" && (route(http.MethodGet, "jobs", "*") || route(http.MethodGet, "jobs", "*", "explain") ||

@@ -16,44 +16,66 @@ import (
 // with another status than the one audited early (the state commit
 // failed), a second entry records the status actually answered.
 
-// earlyAudit is what auditEarly leaves for secure.
-type earlyAudit struct {
-	who    *string // set by authorize
+// mutation is what the security layer and the handler of one mutating
+// request tell each other, carried in the request's context.
+type mutation struct {
+	sw  statusWriter // the answer, whose status is audited
+	who string       // set by authorize, for the audit entry
+	// mayQueue, when set, is the queue scope of the caller: the submit
+	// handler asks it once it has decoded the spec, so the body is read
+	// and decoded once.
+	mayQueue func(queue string) error
+	// What auditEarly leaves for secure.
 	queued bool
 	status int
 	batch  uint64
 	err    error
 }
 
-type earlyKey struct{}
+type mutationKey struct{}
 
-// withEarlyAudit returns r carrying an earlyAudit for its handler.
-func withEarlyAudit(r *http.Request, who *string) (*http.Request, *earlyAudit) {
-	ea := &earlyAudit{who: who}
-	return r.WithContext(context.WithValue(r.Context(), earlyKey{}, ea)), ea
+// withMutation returns r carrying a mutation for its handler.
+func withMutation(r *http.Request) (*http.Request, *mutation) {
+	m := &mutation{who: "anonymous"}
+	return r.WithContext(context.WithValue(r.Context(), mutationKey{}, m)), m
+}
+
+// mutationOf returns the mutation r carries, or nil.
+func mutationOf(r *http.Request) *mutation {
+	m, _ := r.Context().Value(mutationKey{}).(*mutation)
+	return m
+}
+
+// queueGuard returns the caller's queue check of r, or nil when any
+// queue is allowed (authentication off, or an admin).
+func queueGuard(r *http.Request) func(string) error {
+	if m := mutationOf(r); m != nil {
+		return m.mayQueue
+	}
+	return nil
 }
 
 // auditEarly enqueues the audit entry of r answering status, when the
 // security layer audits r. Handlers call it once, before awaiting the
 // state commit of their change.
 func (s *Server) auditEarly(r *http.Request, status int) {
-	ea, ok := r.Context().Value(earlyKey{}).(*earlyAudit)
-	if !ok || ea.queued || s.cfg.Auth == nil || s.cfg.Auth.Audit == nil {
+	ea := mutationOf(r)
+	if ea == nil || ea.queued || s.cfg.Auth == nil || s.cfg.Auth.Audit == nil {
 		return
 	}
 	ea.queued, ea.status = true, status
-	ea.batch, ea.err = s.cfg.Auth.Audit.Enqueue(s.auditEntry(r, *ea.who, status))
+	ea.batch, ea.err = s.cfg.Auth.Audit.Enqueue(s.auditEntry(r, ea.who, status))
 }
 
 // finishAudit makes the audit entry of a request durable: the one
 // enqueued early when its status is the one answered, else (also) a new
 // one.
-func (s *Server) finishAudit(r *http.Request, ea *earlyAudit, status int) {
+func (s *Server) finishAudit(r *http.Request, ea *mutation, status int) {
 	if status == 0 {
 		status = http.StatusOK
 	}
 	if !ea.queued {
-		s.audit(r, *ea.who, status)
+		s.audit(r, ea.who, status)
 		return
 	}
 	err := ea.err
@@ -65,7 +87,7 @@ func (s *Server) finishAudit(r *http.Request, ea *earlyAudit, status int) {
 		return
 	}
 	if status != ea.status {
-		s.audit(r, *ea.who, status)
+		s.audit(r, ea.who, status)
 	}
 }
 

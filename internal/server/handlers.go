@@ -80,11 +80,11 @@ func reply[T any](w http.ResponseWriter, status int, v T, err error) error {
 }
 
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) error {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpecBytes))
+	data, err := readBody(w, r, maxSpecBytes)
 	if err != nil {
 		return err
 	}
-	v, want, err := s.submit(data)
+	v, want, err := s.submit(data, queueGuard(r)) // authz_early.go
 	if err == nil {
 		s.auditEarly(r, http.StatusCreated) // authz_early.go: its fsync overlaps the state's
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/qunhq/qun/api"
 )
@@ -49,15 +51,25 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
+	buf := answerBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 { // a long list's buffer is not kept
+			answerBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil { // as json.Marshal, and a newline
 		status = http.StatusInternalServerError
-		data, _ = json.Marshal(errorf(api.CodeInternal, "encoding the answer: %v", err))
+		buf.Reset()
+		json.NewEncoder(buf).Encode(errorf(api.CodeInternal, "encoding the answer: %v", err))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	w.Write(buf.Bytes())
 }
+
+// answerBufs holds the buffers answers are encoded in.
+var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Request size limits.
 const (
@@ -66,10 +78,21 @@ const (
 	maxLogBytes     = 16 << 20 // one log append
 )
 
+// readBody reads a request's body of at most limit bytes, in one buffer
+// of its announced length when it has one.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		buf := make([]byte, n) // net/http holds the body to its announced length
+		_, err := io.ReadFull(r.Body, buf)
+		return buf, err
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+}
+
 // decodeStrict decodes one JSON value from data into v, rejecting unknown
 // fields and trailing data.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badJSON(err)

@@ -20,12 +20,31 @@ import (
 // pool: unknown fields, wrong types and every invalid value are reported
 // together as a bad_data *api.Error. It returns a normalized spec.
 func DecodeJobSpec(data []byte, t *pool.Topology) (*job.Spec, error) {
+	return decodeJobSpec(data, t, nil)
+}
+
+// specCatalog is the chip catalog specs are validated against; only read.
+var specCatalog = pool.DefaultCatalog()
+
+// decodeJobSpec is DecodeJobSpec with the caller's queue scope: when
+// mayQueue is set it is asked about the spec's queue once the JSON is
+// decoded, before the spec is validated, so a caller learns nothing of a
+// queue it may not use.
+func decodeJobSpec(data []byte, t *pool.Topology, mayQueue func(string) error) (*job.Spec, error) {
 	var spec job.Spec
 	if err := decodeStrict(data, &spec); err != nil {
 		return nil, err
 	}
-	cat := pool.DefaultCatalog()
-	if probs := spec.Validate(cat, nil); len(probs) > 0 {
+	if mayQueue != nil {
+		q := spec.Queue
+		if q == "" {
+			q = job.DefaultQueue
+		}
+		if err := mayQueue(q); err != nil {
+			return nil, err
+		}
+	}
+	if probs := spec.Validate(specCatalog, nil); len(probs) > 0 {
 		return nil, invalidSpec(probs)
 	}
 	spec.Normalize()
@@ -59,7 +78,7 @@ func fitsPool(spec *job.Spec, t *pool.Topology) error {
 // Submit validates a job spec (JSON), stores the job and returns it. The
 // job is on disk when Submit returns without error.
 func (s *Server) Submit(data []byte) (api.Job, error) {
-	out, want, err := s.submit(data)
+	out, want, err := s.submit(data, nil)
 	if err != nil {
 		return api.Job{}, err
 	}
@@ -71,8 +90,8 @@ func (s *Server) Submit(data []byte) (api.Job, error) {
 
 // submit is Submit without the wait: it returns the job and the generation
 // to await before answering.
-func (s *Server) submit(data []byte) (api.Job, uint64, error) {
-	spec, err := DecodeJobSpec(data, s.cfg.Pool)
+func (s *Server) submit(data []byte, mayQueue func(string) error) (api.Job, uint64, error) {
+	spec, err := decodeJobSpec(data, s.cfg.Pool, mayQueue)
 	if err != nil {
 		return api.Job{}, 0, err
 	}
