@@ -91,7 +91,11 @@ type cycle struct {
 func newCycle(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) *cycle {
 	cs := NewCycleState(snap, prof)
 	cs.Now, cs.Rand = now, rng
-	cs.ex = Explanation{}
+	n := len(snap.Pending)
+	if snap.Depth > 0 {
+		n = min(n, snap.Depth)
+	}
+	cs.ex = make(Explanation, n) // every job tried gets a record
 	cs.Quotas = NewQuotas(snap, prof.FairShare.HalfLife)
 	t := snap.Pool.Topology()
 	c := &cycle{snap: snap, now: now, prof: prof, cs: cs, q: cs.Quotas, t: t, memo: memoOf(t),
@@ -128,12 +132,44 @@ func newCycle(snap *Snapshot, now time.Time, rng *rand.Rand, prof *Profile) *cyc
 	return c
 }
 
+// run takes the pending jobs through try in the cycle's order. With
+// Snapshot.Depth set it tries at most Depth of them; running and recovering
+// jobs do not count and are tried wherever they are in the order, so past
+// the depth the order is walked only while some of them are left.
 func (c *cycle) run() {
 	c.order = newOrder(c, c.snap.Pending)
+	depth := c.snap.Depth
+	if depth <= 0 {
+		for j := c.order.next(); j != nil; j = c.order.next() {
+			c.try(j)
+		}
+		return
+	}
+	always := 0 // running and recovering jobs not yet reached
+	for _, j := range c.snap.Pending {
+		if uncounted(j) {
+			always++
+		}
+	}
 	for j := c.order.next(); j != nil; j = c.order.next() {
+		switch {
+		case uncounted(j):
+			always--
+		case depth > 0:
+			depth--
+		default:
+			if always == 0 {
+				return
+			}
+			continue
+		}
 		c.try(j)
 	}
 }
+
+// uncounted reports whether j is tried whatever the cycle's depth: it runs
+// (try explains it as running) or it recovers.
+func uncounted(j *Job) bool { return j.Placement != nil || j.Recover != nil }
 
 // try takes one pending job through the stages of the cycle, in order:
 //
@@ -161,7 +197,7 @@ func (c *cycle) try(j *Job) {
 	}
 	// 1. Static feasibility.
 	kinds := c.cs.Kinds(j)
-	kk := kindsKey(kinds)
+	kk := c.cs.kindsKey(kinds)
 	if s := neverFits(c.memo, c.t, j, kinds, kk); s != nil {
 		c.explainStatus(j.ID, s)
 		return

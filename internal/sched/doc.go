@@ -6,7 +6,9 @@
 //
 // # Stages
 //
-// A scheduling cycle orders the pending jobs and takes each through typed
+// A scheduling cycle orders the pending jobs and takes each (or, with
+// Snapshot.Depth set, only the first Depth of them, like Slurm's
+// default_queue_depth; running and recovering jobs always) through typed
 // stages, in this order (cycle.go, try), each a small interface that
 // plugins implement only where they need to:
 //

@@ -82,10 +82,12 @@ type CycleState struct {
 	Quotas *Quotas
 	data   map[string]any
 	ex     Explanation
+	slab   []Record // unused first records for Explain
 
 	kindsOf *Job
 	kinds   []pool.KindID
-	down    []bool // by DomainID, the hosts of Snapshot.NotReady; nil until asked
+	keys    map[string]string // kindsKey answers of the cycle, interned
+	down    []bool            // by DomainID, the hosts of Snapshot.NotReady; nil until asked
 	// upAll makes every host ready while the driver asks whether a job
 	// would fit with the hosts that are not.
 	upAll bool
@@ -115,6 +117,22 @@ func (cs *CycleState) Kinds(j *Job) []pool.KindID {
 	return cs.kinds
 }
 
+// kindsKey is kindsKey(kinds), interned for the cycle: jobs accept few
+// distinct lists of kinds, so the key is built without allocating.
+func (cs *CycleState) kindsKey(kinds []pool.KindID) string {
+	var buf [32]byte
+	b := appendKindsKey(buf[:0], kinds)
+	if k, ok := cs.keys[string(b)]; ok {
+		return k
+	}
+	if cs.keys == nil {
+		cs.keys = map[string]string{}
+	}
+	k := string(b)
+	cs.keys[k] = k
+	return k
+}
+
 // NewCycleState returns an empty cycle state for a snapshot.
 func NewCycleState(snap *Snapshot, prof *Profile) *CycleState {
 	return &CycleState{Snapshot: snap, Profile: prof, data: map[string]any{}}
@@ -127,13 +145,29 @@ func (cs *CycleState) Explain(id string, r Record) {
 	if cs.ex == nil {
 		cs.ex = Explanation{}
 	}
-	for _, old := range cs.ex[id] {
+	rs := cs.ex[id]
+	for _, old := range rs {
 		if old == r {
 			return // the same finding again (a stage re-run in a simulation)
 		}
 	}
-	cs.ex[id] = append(cs.ex[id], r)
+	if rs != nil {
+		cs.ex[id] = append(rs, r)
+		return
+	}
+	// A job's first record: most jobs get one, so it is cut from a shared
+	// block rather than allocated alone (capacity 1: a second record
+	// moves the job's records out of the block).
+	if len(cs.slab) == 0 {
+		cs.slab = make([]Record, recordSlab)
+	}
+	cs.slab[0] = r
+	cs.ex[id] = cs.slab[0:1:1]
+	cs.slab = cs.slab[1:]
 }
+
+// recordSlab is how many first records Explain allocates at once.
+const recordSlab = 32
 
 // Write stores per-cycle data under key.
 func (cs *CycleState) Write(key string, v any) { cs.data[key] = v }

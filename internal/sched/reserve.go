@@ -152,7 +152,7 @@ func (c *cycle) afterEvictions(j *Job) (time.Time, *pool.Placement) {
 			}
 		}
 	}
-	key := keyOf(j, kindsKey(c.cs.Kinds(j)))
+	key := keyOf(j, c.cs.kindsKey(c.cs.Kinds(j)))
 	key.ev = true
 	if _, bad := c.failed[key]; bad {
 		return c.evAt, nil

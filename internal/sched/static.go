@@ -3,6 +3,7 @@ package sched
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"weak"
@@ -75,13 +76,19 @@ func acceptString(j *Job) string {
 	return "accepts " + strings.Join(parts, " with ")
 }
 
-// kindsKey names a list of kinds as a map key.
+// kindsKey names a list of kinds as a map key ("0,2,").
 func kindsKey(ks []pool.KindID) string {
-	var b strings.Builder
+	var buf [32]byte
+	return string(appendKindsKey(buf[:0], ks))
+}
+
+// appendKindsKey appends kindsKey(ks) to b.
+func appendKindsKey(b []byte, ks []pool.KindID) []byte {
 	for _, k := range ks {
-		fmt.Fprintf(&b, "%d,", k)
+		b = strconv.AppendUint(b, uint64(k), 10)
+		b = append(b, ',')
 	}
-	return b.String()
+	return b
 }
 
 // staticMemo remembers the answers of rankFits and hostHolds for one

@@ -85,6 +85,12 @@ type Snapshot struct {
 	// expects (learnt from history and the queue); fragmentation-aware
 	// scorers measure a host against it. Nil: they use the pending jobs.
 	Workload *Workload
+	// Depth, when > 0, is how many pending jobs the cycle tries, in the
+	// cycle's order (Slurm's default_queue_depth): the jobs past it are not
+	// tried and get no Explanation entry. Running jobs listed in Pending and
+	// recovering jobs (Recover set) do not count and are always tried. 0
+	// tries every pending job.
+	Depth int
 }
 
 // Queue is one node of the queue tree, named by its path ("org/team").

@@ -82,7 +82,15 @@
 // Config.CycleEvery. After each cycle it waits for the longer of
 // Config.MinCycleGap and the cycle's own duration, so a burst of triggers
 // costs one cycle and scheduling takes at most about half of a core from the
-// API. Tests that do not call Start call Cycle (and Reconcile) themselves.
+// API. Like Slurm's event-triggered scheduler (default_queue_depth), a
+// triggered cycle tries only the first Config.TriggeredDepth pending jobs
+// in the scheduler's order (sched.Snapshot.Depth; default 1000, -1 for
+// all), so a queue of tens of thousands that cannot fit costs little per
+// submission; the jobs past the depth keep their explanation. The
+// ticker's cycles try every pending job, and so does a triggered cycle when
+// no full one began within CycleEvery by the server's clock (the ticker can
+// lose the select to a stream of kicks). Cycle, which tests that do not call
+// Start call themselves (with Reconcile), is always full.
 //
 // # Reconcilers
 //

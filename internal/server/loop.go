@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,7 +15,10 @@ import (
 )
 
 // loop runs scheduling cycles when triggered (a submission, a completion,
-// a node change) and at least every CycleEvery, until Close.
+// a node change) and at least every CycleEvery, until Close. A triggered
+// cycle tries only the first TriggeredDepth pending jobs (Slurm's
+// default_queue_depth); the ticker's cycles, and a triggered one when no
+// full cycle began within CycleEvery on the server's clock, try them all.
 func (s *Server) loop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.CycleEvery)
@@ -22,14 +26,16 @@ func (s *Server) loop() {
 	gap := time.NewTimer(0)
 	defer gap.Stop()
 	for {
+		tick := false
 		select {
 		case <-s.stop:
 			return
 		case <-s.kick:
 		case <-t.C:
+			tick = true
 		}
 		start := time.Now()
-		s.Cycle()
+		s.cycle(s.depth(tick))
 		// Space cycles so that a burst of triggers costs one cycle, and
 		// by at least a cycle's own duration so that scheduling takes at
 		// most half of a core from the API.
@@ -42,10 +48,26 @@ func (s *Server) loop() {
 	}
 }
 
-// Cycle runs one scheduling cycle on a snapshot and commits its plan
-// through the plan applier. Only one goroutine may call it at a time (the
-// loop, or a test that did not Start the server).
-func (s *Server) Cycle() {
+// depth is how many pending jobs the loop's next cycle tries (0: all):
+// all for the ticker's cycle (tick) and when no full cycle began within
+// CycleEvery (kicks keep coming and win the select), else
+// Config.TriggeredDepth.
+func (s *Server) depth(tick bool) int {
+	if tick || s.clock.Now().Sub(s.lastFull) >= s.cfg.CycleEvery {
+		return 0
+	}
+	return max(s.cfg.TriggeredDepth, 0) // -1: all
+}
+
+// Cycle runs one full scheduling cycle (every pending job is tried) on a
+// snapshot and commits its plan through the plan applier. Only one
+// goroutine may call it at a time (the loop, or a test that did not Start
+// the server).
+func (s *Server) Cycle() { s.cycle(0) }
+
+// cycle is Cycle trying at most depth pending jobs (sched.Snapshot.Depth;
+// 0: all of them).
+func (s *Server) cycle(depth int) {
 	defer s.observeCycle(time.Now())
 	s.mu.Lock()
 	if s.usable() != nil {
@@ -53,11 +75,21 @@ func (s *Server) Cycle() {
 		return
 	}
 	now := s.clock.Now()
-	snap := s.snapshot(now)
+	snap, pending := s.snapshot(now)
 	s.mu.Unlock()
 	// Sorted outside mu (the queue can be long): the snapshot shares
-	// nothing the server mutates.
-	slices.SortFunc(snap.Pending, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
+	// nothing the server mutates. By sequence number, which is the order
+	// of the IDs (cmpID: every ID is jobID(Seq)) without comparing strings.
+	slices.SortFunc(pending, func(a, b seqJob) int { return cmp.Compare(a.seq, b.seq) })
+	snap.Pending = make([]*sched.Job, len(pending))
+	for i, p := range pending {
+		snap.Pending[i] = p.j
+	}
+	if depth <= 0 || depth >= len(snap.Pending) {
+		depth = 0
+		s.lastFull = now
+	}
+	snap.Depth = depth
 	plan, ex := sched.Schedule(snap, now, s.rng, s.cfg.Profile)
 	s.mu.Lock()
 	if s.usable() != nil {
@@ -73,10 +105,17 @@ func (s *Server) Cycle() {
 	_ = s.await(want)
 }
 
-// snapshot builds the scheduler's input, its pending jobs unsorted (Cycle
-// sorts them after releasing mu). Callers hold mu; the snapshot shares
-// nothing the server mutates afterwards.
-func (s *Server) snapshot(now time.Time) *sched.Snapshot {
+// seqJob is a pending job of a snapshot with its record's sequence number.
+type seqJob struct {
+	seq uint64
+	j   *sched.Job
+}
+
+// snapshot builds the scheduler's input without its pending jobs, which it
+// returns unsorted with their sequence numbers (cycle sorts them after
+// releasing mu). Callers hold mu; the snapshot shares nothing the server
+// mutates afterwards.
+func (s *Server) snapshot(now time.Time) (*sched.Snapshot, []seqJob) {
 	t := s.cfg.Pool
 	st := s.st.Clone()
 	ready := map[pool.DomainID]bool{}
@@ -100,9 +139,10 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 		}
 	}
 	slices.Sort(snap.Cordoned)
+	var pending []seqJob
 	for _, j := range s.active {
 		if j.LC.Schedulable() {
-			snap.Pending = append(snap.Pending, s.pendingView(j))
+			pending = append(pending, seqJob{j.Seq, s.pendingView(j)})
 		}
 	}
 	for _, j := range s.placed {
@@ -122,7 +162,7 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	slices.SortFunc(snap.Running, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
 	s.advanceUsage(now, snap.Running)
 	snap.Usage = s.usageCopy()
-	return snap
+	return snap, pending
 }
 
 // cmpID orders job IDs by their sequence number.

@@ -51,6 +51,12 @@ type Config struct {
 	// one; default 1s. MinCycleGap spaces triggered cycles; default 5ms.
 	CycleEvery  time.Duration
 	MinCycleGap time.Duration
+	// TriggeredDepth is how many pending jobs a triggered cycle tries, in
+	// the scheduler's order (sched.Snapshot.Depth, Slurm's
+	// default_queue_depth); the cycles every CycleEvery try them all.
+	// 0: the default, 1000; -1: every pending job in every cycle; other
+	// negative values are refused.
+	TriggeredDepth int
 	// Grace is the time a stopped rank gets between SIGTERM and SIGKILL
 	// when the profile sets no preemption grace; default 10s.
 	Grace time.Duration
@@ -119,9 +125,15 @@ type Server struct {
 	streams    streamHub // node streams (stream.go)
 
 	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// lastFull is when (s.clock) the last cycle that tried every pending
+	// job began; only the goroutine that runs cycles touches it.
+	lastFull time.Time
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
+
+// DefaultTriggeredDepth is Config.TriggeredDepth's default.
+const DefaultTriggeredDepth = 1000
 
 // New opens (or creates) the state in cfg.DataDir and recovers every job,
 // node and allocation from it.
@@ -140,6 +152,12 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.MinCycleGap, 5*time.Millisecond)
 	def(&cfg.Grace, 10*time.Second)
 	def(&cfg.AuditTelemetryEvery, time.Minute)
+	switch {
+	case cfg.TriggeredDepth == 0:
+		cfg.TriggeredDepth = DefaultTriggeredDepth
+	case cfg.TriggeredDepth < -1:
+		return nil, fmt.Errorf("server: TriggeredDepth %d: want a positive depth, 0 (default %d) or -1 (every pending job)", cfg.TriggeredDepth, DefaultTriggeredDepth)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

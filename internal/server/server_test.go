@@ -53,13 +53,20 @@ func testPool(t testing.TB) *pool.Topology {
 
 // newEnv starts a server on a temp data dir with a fake clock; the loops are
 // not started: tests call Cycle and Reconcile.
-func newEnv(t *testing.T, dir string) *env {
+func newEnv(t *testing.T, dir string) *env { t.Helper(); return newEnvWith(t, dir, nil) }
+
+// newEnvWith is newEnv with the config changed by set (when not nil).
+func newEnvWith(t *testing.T, dir string, set func(*Config)) *env {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	srv, err := New(Config{Pool: testPool(t), Profile: plugins.DefaultProfile(), DataDir: dir, Clock: clock, NodeTimeout: 10 * time.Second})
+	cfg := Config{Pool: testPool(t), Profile: plugins.DefaultProfile(), DataDir: dir, Clock: clock, NodeTimeout: 10 * time.Second}
+	if set != nil {
+		set(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
