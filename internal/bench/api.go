@@ -16,6 +16,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qunhq/qun/api"
@@ -64,9 +65,14 @@ type APIResult struct {
 	// Commits is the state-file transactions (one fsync each) written
 	// while the submissions ran, RecordsPerCommit their mean size (group
 	// commit) and CommitMeanMs their mean duration.
-	Commits          int     `json:"commits"`
-	RecordsPerCommit float64 `json:"records_per_commit"`
-	CommitMeanMs     float64 `json:"commit_mean_ms"`
+	// CPUPerSubmissionUs is the process's CPU time (user and system: the
+	// server, the clients and the agents) over the submissions phase, per
+	// submission, and CPUCores that time over the phase's wall time.
+	CPUPerSubmissionUs float64 `json:"cpu_per_submission_us"`
+	CPUCores           float64 `json:"cpu_cores"`
+	Commits            int     `json:"commits"`
+	RecordsPerCommit   float64 `json:"records_per_commit"`
+	CommitMeanMs       float64 `json:"commit_mean_ms"`
 }
 
 // benchServer is an in-process server with four fake agents.
@@ -217,6 +223,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		// The profile counts from the program's start; the submissions
 		// dominate it (the setup allocates little).
 	}
+	cpu0 := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range clients {
@@ -240,6 +247,9 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
+	res.CPUPerSubmissionUs = float64(cpu.Microseconds()) / float64(n)
+	res.CPUCores = cpu.Seconds() / elapsed.Seconds()
 	if o.Profile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -370,6 +380,15 @@ func (b *benchServer) submitters(ctx context.Context, clients int) (*api.Client,
 		return nil, nil, err
 	}
 	return c, func() { tr.CloseIdleConnections(); closeAll() }, nil
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -98,6 +98,12 @@ type APIAuthComparison struct {
 	// medians: the ratio a drifting load disturbs least.
 	SubmissionsRatios []float64 `json:"submissions_per_sec_ratios"`
 	SubmissionsRatio  float64   `json:"submissions_per_sec_ratio"`
+	// The ratio of the medians (on ÷ off), and of the median CPU time per
+	// submission (off ÷ on: below 1 when authentication costs CPU); with
+	// noise independent from run to run these vary less than the median
+	// of the per-round ratios.
+	SubmissionsRatioOfMedians float64 `json:"submissions_per_sec_ratio_of_medians"`
+	CPUPerSubmissionRatio     float64 `json:"cpu_per_submission_ratio"`
 	Gang32Ratios      []float64 `json:"gang32_ratios"`
 	Gang32Ratio       float64   `json:"gang32_ratio"`
 }
@@ -138,6 +144,9 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 		c.Gang32Ratios = append(c.Gang32Ratios, gang(c.On[i])/gang(c.Off[i]))
 	}
 	c.SubmissionsRatio, c.Gang32Ratio = median(c.SubmissionsRatios), median(c.Gang32Ratios)
+	c.SubmissionsRatioOfMedians = c.OnSubmissionsPerSec / c.OffSubmissionsPerSec
+	cpu := func(r *APIResult) float64 { return r.CPUPerSubmissionUs }
+	c.CPUPerSubmissionRatio = med(c.Off, cpu) / med(c.On, cpu)
 	return c, nil
 }
 

@@ -85,8 +85,8 @@ medians and the ratios on/off.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%d cores, %d agents heartbeating every %v, authentication %s\n", res.Cores, res.Agents, beat, onOff(res.Auth))
-			fmt.Fprintf(w, "submissions: %d from %d clients: %.0f/s (p50 %.2f ms, p99 %.2f ms)\n",
-				res.Submissions, res.Clients, res.SubmissionsPerSec, res.SubmitP50Ms, res.SubmitP99Ms)
+			fmt.Fprintf(w, "submissions: %d from %d clients: %.0f/s (p50 %.2f ms, p99 %.2f ms), %.0f µs CPU each (%.2f cores)\n",
+				res.Submissions, res.Clients, res.SubmissionsPerSec, res.SubmitP50Ms, res.SubmitP99Ms, res.CPUPerSubmissionUs, res.CPUCores)
 			fmt.Fprintf(w, "32-rank gang submit → running: p50 %.1f ms over %d runs %v\n", res.Gang32SubmitToRun, res.Gang32Runs, res.Gang32AllMs)
 			return nil
 		},

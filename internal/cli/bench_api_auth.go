@@ -23,6 +23,8 @@ func benchCompareAuth(cmd *cobra.Command, out output, n, clients, runs int, beat
 	fmt.Fprintf(w, "%d rounds, authentication off and on back to back in each; medians:\n", c.Rounds)
 	fmt.Fprintf(w, "submissions/s:            auth off %.0f, on %.0f; on/off per round %s, median %.3f\n",
 		c.OffSubmissionsPerSec, c.OnSubmissionsPerSec, ratios(c.SubmissionsRatios), c.SubmissionsRatio)
+	fmt.Fprintf(w, "                          ratio of the medians %.3f; CPU per submission off/on %.3f\n",
+		c.SubmissionsRatioOfMedians, c.CPUPerSubmissionRatio)
 	fmt.Fprintf(w, "32-rank gang → running:   auth off %.1f ms, on %.1f ms; on/off per round %s, median %.3f\n",
 		c.OffGang32Ms, c.OnGang32Ms, ratios(c.Gang32Ratios), c.Gang32Ratio)
 	return nil
