@@ -102,10 +102,10 @@ type APIAuthComparison struct {
 	// submission (off ÷ on: below 1 when authentication costs CPU); with
 	// noise independent from run to run these vary less than the median
 	// of the per-round ratios.
-	SubmissionsRatioOfMedians float64 `json:"submissions_per_sec_ratio_of_medians"`
-	CPUPerSubmissionRatio     float64 `json:"cpu_per_submission_ratio"`
-	Gang32Ratios      []float64 `json:"gang32_ratios"`
-	Gang32Ratio       float64   `json:"gang32_ratio"`
+	SubmissionsRatioOfMedians float64   `json:"submissions_per_sec_ratio_of_medians"`
+	CPUPerSubmissionRatio     float64   `json:"cpu_per_submission_ratio"`
+	Gang32Ratios              []float64 `json:"gang32_ratios"`
+	Gang32Ratio               float64   `json:"gang32_ratio"`
 }
 
 // APICompareAuth runs the API benchmark rounds times with authentication
