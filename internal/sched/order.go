@@ -2,6 +2,7 @@ package sched
 
 import (
 	"container/heap"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,6 +41,17 @@ func (c *cycle) less(a, b *Job) bool {
 	return a.ID < b.ID
 }
 
+// compare is less as a three-way comparison, for the slices package.
+func (c *cycle) compare(a, b *Job) int {
+	switch {
+	case c.less(a, b):
+		return -1
+	case c.less(b, a):
+		return 1
+	}
+	return 0
+}
+
 // order yields pending jobs one at a time: the queue heads are merged by
 // less, and shares are read live, so a queue that starts a job falls back
 // behind the others of its class within the same cycle.
@@ -66,12 +78,19 @@ func newOrder(c *cycle, pending []*Job) *order {
 			byQ[j.Queue] = l
 			names = append(names, j.Queue)
 		}
+		l.pos++ // counts the queue's jobs until they are added
+	}
+	for _, l := range byQ {
+		l.jobs, l.pos = make([]*Job, 0, l.pos), 0
+	}
+	for _, j := range pending {
+		l := byQ[j.Queue]
 		l.jobs = append(l.jobs, j)
 	}
 	sort.Strings(names)
 	for _, n := range names {
 		l := byQ[n]
-		sort.SliceStable(l.jobs, func(i, k int) bool { return c.less(l.jobs[i], l.jobs[k]) })
+		slices.SortStableFunc(l.jobs, c.compare)
 		l.idx = len(o.heads)
 		o.heads = append(o.heads, l)
 		root := n

@@ -119,6 +119,7 @@ func (s *Server) submit(data []byte, mayQueue func(string) error) (api.Job, uint
 	rec.sj = schedJob(rec)
 	s.jobs[rec.ID] = rec
 	s.active[rec.ID] = rec
+	s.bySeq = append(s.bySeq, rec)
 	s.touch(rec)
 	out := publicJob(rec)
 	want := s.queue()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,16 +74,8 @@ func (s *Server) cycle(depth int) {
 		return
 	}
 	now := s.clock.Now()
-	snap, pending := s.snapshot(now)
+	snap := s.snapshot(now)
 	s.mu.Unlock()
-	// Sorted outside mu (the queue can be long): the snapshot shares
-	// nothing the server mutates. By sequence number, which is the order
-	// of the IDs (cmpID: every ID is jobID(Seq)) without comparing strings.
-	slices.SortFunc(pending, func(a, b seqJob) int { return cmp.Compare(a.seq, b.seq) })
-	snap.Pending = make([]*sched.Job, len(pending))
-	for i, p := range pending {
-		snap.Pending[i] = p.j
-	}
 	if depth <= 0 || depth >= len(snap.Pending) {
 		depth = 0
 		s.lastFull = now
@@ -105,17 +96,11 @@ func (s *Server) cycle(depth int) {
 	_ = s.await(want)
 }
 
-// seqJob is a pending job of a snapshot with its record's sequence number.
-type seqJob struct {
-	seq uint64
-	j   *sched.Job
-}
-
-// snapshot builds the scheduler's input without its pending jobs, which it
-// returns unsorted with their sequence numbers (cycle sorts them after
-// releasing mu). Callers hold mu; the snapshot shares nothing the server
-// mutates afterwards.
-func (s *Server) snapshot(now time.Time) (*sched.Snapshot, []seqJob) {
+// snapshot builds the scheduler's input, its pending jobs in sequence
+// order (the order of their IDs, cmpID), which bySeq keeps without a sort.
+// It drops the jobs that ended since the last snapshot from bySeq. Callers
+// hold mu; the snapshot shares nothing the server mutates afterwards.
+func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	t := s.cfg.Pool
 	st := s.st.Clone()
 	ready := map[pool.DomainID]bool{}
@@ -139,12 +124,19 @@ func (s *Server) snapshot(now time.Time) (*sched.Snapshot, []seqJob) {
 		}
 	}
 	slices.Sort(snap.Cordoned)
-	var pending []seqJob
-	for _, j := range s.active {
+	live := s.bySeq[:0]
+	snap.Pending = make([]*sched.Job, 0, len(s.bySeq))
+	for _, j := range s.bySeq {
+		if s.active[j.ID] != j {
+			continue // ended
+		}
+		live = append(live, j)
 		if j.LC.Schedulable() {
-			pending = append(pending, seqJob{j.Seq, s.pendingView(j)})
+			snap.Pending = append(snap.Pending, s.pendingView(j))
 		}
 	}
+	clear(s.bySeq[len(live):])
+	s.bySeq = live
 	for _, j := range s.placed {
 		sj := *j.sj
 		sj.Placement = &pool.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
@@ -162,7 +154,7 @@ func (s *Server) snapshot(now time.Time) (*sched.Snapshot, []seqJob) {
 	slices.SortFunc(snap.Running, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
 	s.advanceUsage(now, snap.Running)
 	snap.Usage = s.usageCopy()
-	return snap, pending
+	return snap
 }
 
 // cmpID orders job IDs by their sequence number.

@@ -77,6 +77,9 @@ func schedJob(j *jobRec) *sched.Job {
 // end, which has its own record (rankKey); a finished job's record keeps
 // its final rank statuses.
 func encodeJob(j *jobRec) ([]byte, error) {
+	if len(j.LC.Ranks) == 0 && (j.Ranks == nil || j.State.Terminal()) {
+		return json.Marshal(j) // nothing soft to leave out (a pending job)
+	}
 	c := *j
 	if len(j.LC.Ranks) > 0 {
 		// The lifecycle's rank list without what is soft (up, live): its

@@ -104,6 +104,9 @@ type Server struct {
 	mu     sync.Mutex
 	jobs   map[string]*jobRec // every job
 	active map[string]*jobRec // jobs not yet in a terminal state
+	// bySeq is the active jobs in sequence order, and those that ended
+	// since the last snapshot, which drops them (snapshot in loop.go).
+	bySeq []*jobRec
 	placed map[string]*jobRec // jobs holding an allocation
 	nodes  map[string]*nodeRec
 	// byNode indexes the placed jobs by node: the ranks each has there.
@@ -248,6 +251,7 @@ func (s *Server) recover() error {
 			continue
 		}
 		s.active[j.ID] = j
+		s.bySeq = append(s.bySeq, j) // jobs is in sequence order
 		if !j.LC.Placed {
 			s.recoverKept(j)
 			continue
