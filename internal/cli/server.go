@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -140,11 +141,15 @@ acknowledged job from the state file.`,
 	return cmd
 }
 
-// serverProcs sets GOMAXPROCS for a process that serves the API
-// (server.Procs), unless the GOMAXPROCS variable says otherwise.
+// serverProcs sets GOMAXPROCS (server.Procs) and the collector's target
+// (server.GCPercent) for a process that serves the API, unless the
+// GOMAXPROCS and GOGC variables say otherwise.
 func serverProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(server.Procs(runtime.GOMAXPROCS(0)))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(server.GCPercent)
 	}
 }
 

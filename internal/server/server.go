@@ -391,6 +391,14 @@ const durableWriters = 2
 // kernel wake a writer at once; docs/operations.md gives the figures.
 func Procs(n int) int { return n + durableWriters }
 
+// GCPercent is the garbage collector's target (GOGC) for a process serving
+// the API. Its live heap is the state it keeps in memory (jobs, nodes,
+// queues), which every request's garbage is collected against; the
+// collector's work is proportional to what requests allocate divided by
+// GOGC, so 200 halves it against the default 100, for a heap of up to three
+// times the live state instead of two. docs/operations.md gives the figures.
+const GCPercent = 200
+
 // Serve answers the API on ln until ctx is done, then shuts down
 // gracefully: it stops accepting connections, lets in-flight requests
 // finish (for up to 10 s), stops the loops and closes the state file.
