@@ -29,7 +29,15 @@
 // fsync), publishes the batch's generation and starts on the next batch,
 // which holds whatever was marked meanwhile. No I/O happens under mu, so
 // heartbeats and the scheduler never wait for the disk, only their own
-// answers do. Batches are written in order, one at a time.
+// answers do. Batches are written in order, one at a time. Each batch has
+// a channel closed when it is durable: a waiter sleeps on its own batch's
+// and wakes once (seal, publish), so a batch's fsync wakes its requests and
+// no others.
+//
+// The two goroutines that mostly wait in fsync (the committer and the audit
+// log's writer) each keep a P while blocked; a process serving the API runs
+// with GOMAXPROCS two above the cores (Procs) so the cores stay busy while
+// they wait, and with GOGC at GCPercent (qun server sets both).
 //
 // If a commit fails, memory is ahead of disk: the server marks itself broken
 // (logged once at error level) before any waiter learns of it; the requests

@@ -106,7 +106,7 @@ type Server struct {
 	active map[string]*jobRec // jobs not yet in a terminal state
 	// bySeq is the active jobs in sequence order, and those that ended
 	// since the last snapshot, which drops them (snapshot in loop.go).
-	bySeq []*jobRec
+	bySeq  []*jobRec
 	placed map[string]*jobRec // jobs holding an allocation
 	nodes  map[string]*nodeRec
 	// byNode indexes the placed jobs by node: the ranks each has there.
