@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -194,12 +193,12 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	if err != nil {
 		return nil, err
 	}
-	sc, closeSubs, err := b.submitters(ctx, clients)
+	subs, err := b.submitters(ctx, clients) // api_client.go
 	if err != nil {
 		b.stop()
 		return nil, err
 	}
-	defer closeSubs()
+	defer closeAll(subs)
 	before := b.srv.CommitStats()
 	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
 	var next, done atomic.Int64
@@ -226,7 +225,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	cpu0 := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range clients {
+	for _, sc := range subs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -236,7 +235,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 					return
 				}
 				t0 := time.Now()
-				if _, err := sc.SubmitJob(ctx, one); err != nil {
+				if _, err := sc.submit(one); err != nil {
 					errc <- err
 					return
 				}
@@ -310,76 +309,6 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	sort.Float64s(sorted)
 	res.Gang32SubmitToRun = sorted[len(sorted)/2]
 	return res, nil
-}
-
-// submitters returns the submitting clients' client: clients connections
-// (TLS with authentication), each client's requests on one of them, as a
-// fleet of clients would hold them, all opened (and their TLS handshakes
-// done) before the clock starts. Both modes speak HTTP/1.1, so that the
-// comparison of authentication on and off measures authentication (TLS,
-// tokens, audit) and not the HTTP version. (Go's default transport keeps 2
-// idle connections per host, so most requests would dial anew and time
-// TCP setup, not the server.) The returned func closes the connections.
-func (b *benchServer) submitters(ctx context.Context, clients int) (*api.Client, func(), error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	var tc *tls.Config
-	if b.tls != nil {
-		// A copy: an HTTP/2 transport sharing the config adds "h2" to it.
-		tc = b.tls.Clone()
-		tc.NextProtos = []string{"http/1.1"}
-		tc.ServerName = "127.0.0.1"
-	}
-	open := func(ctx context.Context) (net.Conn, error) {
-		c, err := d.DialContext(ctx, "tcp", b.addr)
-		if err != nil || tc == nil {
-			return c, err
-		}
-		tlc := tls.Client(c, tc)
-		if err := tlc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return tlc, nil
-	}
-	ready := make(chan net.Conn, clients)
-	closeAll := func() {
-		close(ready)
-		for c := range ready {
-			c.Close()
-		}
-	}
-	for range clients {
-		c, err := open(ctx)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("open a submitter's connection: %w", err)
-		}
-		ready <- c
-	}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		select {
-		case c := <-ready:
-			return c, nil
-		default:
-			return open(ctx) // more connections than clients: not expected
-		}
-	}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 90 * time.Second}
-	if tc != nil {
-		tr.DialTLSContext = dial
-	} else {
-		tr.DialContext = dial
-	}
-	opts := []api.ClientOption{api.WithHTTPClient(&http.Client{Transport: tr, Timeout: time.Minute})}
-	if b.token != "" {
-		opts = append(opts, api.WithToken(b.token))
-	}
-	c, err := api.NewClient(b.base, opts...)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	return c, func() { tr.CloseIdleConnections(); closeAll() }, nil
 }
 
 // processCPU is the CPU time (user and system) this process has used.
