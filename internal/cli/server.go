@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -115,6 +116,13 @@ acknowledged job from the state file.`,
 				return err
 			}
 			serverProcs()
+			if path := os.Getenv("QUN_SERVER_CPUPROFILE"); path != "" { // docs/development.md
+				stop, err := startCPUProfile(path)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			cfg, err := f.config(os.Stderr)
 			if err != nil {
 				return err
@@ -151,6 +159,21 @@ func serverProcs() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(server.GCPercent)
 	}
+}
+
+// startCPUProfile writes a CPU profile to path until the returned func is
+// called: QUN_SERVER_CPUPROFILE, for profiling a server that benchmarks
+// start as a process of its own (qun bench control, failover).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("QUN_SERVER_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("QUN_SERVER_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // runServer opens the state, listens and serves until ctx is done.

@@ -197,3 +197,18 @@ func TestDepthUncounted(t *testing.T) {
 		t.Errorf("started jobs (-want +got):\n%s", diff)
 	}
 }
+
+// TestNothingPendingNothingPlanned: a cycle without pending jobs plans
+// nothing (no start, eviction or reservation: evictions are only for
+// preemptors), which lets the server skip such cycles.
+func TestNothingPendingNothingPlanned(t *testing.T) {
+	prof := plugins.DefaultProfile()
+	for i, snap := range depthSnapshots(t) {
+		d := *snap
+		d.Pending = nil
+		plan, _ := sched.Schedule(&d, t0.Add(time.Duration(i%12+1)*10*time.Minute), nil, prof)
+		if len(plan.Start)+len(plan.Evict)+len(plan.Reservations) > 0 {
+			t.Errorf("snapshot %d with its %d running jobs and no pending one: plan %+v", i, len(d.Running), plan)
+		}
+	}
+}

@@ -74,6 +74,18 @@ func (s *Server) cycle(depth int) {
 		return
 	}
 	now := s.clock.Now()
+	if !s.anyPending() {
+		// Nothing to decide: a cycle without pending jobs plans nothing
+		// (sched's TestNothingPendingNothingPlanned). The fair-share
+		// history still advances, as a cycle would advance it, and the
+		// pool's state is not copied (on a large pool that copy was most
+		// of an idle server's CPU).
+		s.advanceUsage(now, s.runningViews(now))
+		s.queue() // the history is written at most once a minute alone
+		s.lastFull = now
+		s.mu.Unlock()
+		return
+	}
 	snap := s.snapshot(now)
 	s.mu.Unlock()
 	if depth <= 0 || depth >= len(snap.Pending) {
@@ -137,6 +149,28 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	}
 	clear(s.bySeq[len(live):])
 	s.bySeq = live
+	snap.Running = s.runningViews(now)
+	s.advanceUsage(now, snap.Running)
+	snap.Usage = s.usageCopy()
+	return snap
+}
+
+// anyPending reports whether some active job waits to be scheduled.
+// Callers hold mu.
+func (s *Server) anyPending() bool {
+	for _, j := range s.bySeq {
+		if s.active[j.ID] == j && j.LC.Schedulable() {
+			return true
+		}
+	}
+	return false
+}
+
+// runningViews is the scheduler's view of the placed jobs, in ID order.
+// Callers hold mu.
+func (s *Server) runningViews(now time.Time) []*sched.Job {
+	t := s.cfg.Pool
+	out := make([]*sched.Job, 0, len(s.placed))
 	for _, j := range s.placed {
 		sj := *j.sj
 		sj.Placement = &pool.Placement{Kinds: kindsOf(t, j.claims), Ranks: j.claims}
@@ -149,12 +183,10 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 				}
 			}
 		}
-		snap.Running = append(snap.Running, &sj)
+		out = append(out, &sj)
 	}
-	slices.SortFunc(snap.Running, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
-	s.advanceUsage(now, snap.Running)
-	snap.Usage = s.usageCopy()
-	return snap
+	slices.SortFunc(out, func(a, b *sched.Job) int { return cmpID(a.ID, b.ID) })
+	return out
 }
 
 // cmpID orders job IDs by their sequence number.
