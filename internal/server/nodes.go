@@ -364,7 +364,10 @@ func (s *Server) reconcile() bool {
 	s.tickJobs(now)
 	lost := false
 	for _, n := range s.nodes {
-		if n.State == api.NodeReady && now.Sub(s.lastSignOfLife(n)) > s.cfg.NodeTimeout {
+		// LastHeartbeat is at most a liveness tick behind the stream's
+		// last frame (flushLiveness), so only a node that looks silent
+		// needs its stream asked.
+		if n.State == api.NodeReady && now.Sub(n.LastHeartbeat) > s.cfg.NodeTimeout && now.Sub(s.lastSignOfLife(n)) > s.cfg.NodeTimeout {
 			n.State = api.NodeLost
 			s.touchNode(n)
 			s.log.Warn("node lost", "node", n.Name, "last_heartbeat", n.LastHeartbeat)

@@ -116,6 +116,7 @@ type session struct {
 	conn net.Conn
 
 	lastSeen atomic.Int64  // unix nanoseconds (server clock) of the last frame
+	flushed  atomic.Int64  // lastSeen when flushLiveness last looked at the session
 	answer   atomic.Uint64 // newest report whose Heartbeat returned
 	reported atomic.Bool
 
@@ -583,6 +584,14 @@ func (s *Server) flushLiveness() {
 	var drop []*session
 	s.mu.Lock()
 	for _, ss := range all {
+		// A session without a frame since the last flush has nothing to
+		// copy, and its node's state is looked at once it speaks again
+		// (pings come every heartbeat interval, flushes several times as
+		// often, so most sessions are skipped without a lookup).
+		seen := ss.lastSeen.Load()
+		if ss.flushed.Swap(seen) == seen {
+			continue
+		}
 		n := s.nodes[ss.node]
 		if n == nil {
 			continue
