@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -200,10 +201,6 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	}
 	defer closeAll(subs)
 	before := b.srv.CommitStats()
-	one := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
-	var next, done atomic.Int64
-	lat := make([]time.Duration, n)
-	errc := make(chan error, clients)
 	if o.Profile != nil {
 		if err := pprof.StartCPUProfile(o.Profile); err != nil {
 			b.stop()
@@ -222,6 +219,66 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		// The profile counts from the program's start; the submissions
 		// dominate it (the setup allocates little).
 	}
+	ph, err := submitPhase(subs, n, steps)
+	if o.Profile != nil {
+		pprof.StopCPUProfile()
+	}
+	if o.Trace != nil {
+		trace.Stop()
+	}
+	if o.MemProfile != nil {
+		if err := pprof.Lookup("allocs").WriteTo(o.MemProfile, 0); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	ph.fill(res)
+	cs := b.srv.CommitStats()
+	b.stop()
+	res.Commits = int(cs.Batches - before.Batches)
+	if res.Commits > 0 {
+		res.RecordsPerCommit = float64(cs.Records-before.Records) / float64(res.Commits)
+		res.CommitMeanMs = ms(cs.Time-before.Time) / float64(res.Commits)
+	}
+	if res.Gang32AllMs, err = gangRuns(ctx, beat, secure, runs, steps); err != nil {
+		return nil, err
+	}
+	sorted := append([]float64(nil), res.Gang32AllMs...)
+	sort.Float64s(sorted)
+	res.Gang32SubmitToRun = sorted[len(sorted)/2]
+	return res, nil
+}
+
+// benchSpec is the submitted job: one chip, so the pool fills at once and
+// the queue grows.
+var benchSpec = []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"bench","chips":1,"command":["sleep","3600"]}`)
+
+// phase is what one run of submissions measured.
+type phase struct {
+	n       int
+	elapsed time.Duration
+	cpu     time.Duration   // the process's, user and system
+	lat     []time.Duration // sorted
+}
+
+func (p phase) fill(r *APIResult) {
+	r.SubmissionsPerSec = float64(p.n) / p.elapsed.Seconds()
+	r.CPUPerSubmissionUs = float64(p.cpu.Microseconds()) / float64(p.n)
+	r.CPUCores = p.cpu.Seconds() / p.elapsed.Seconds()
+	r.SubmitP50Ms = ms(p.lat[p.n/2])
+	r.SubmitP99Ms = ms(p.lat[min(p.n-1, p.n*99/100)])
+}
+
+// submitPhase sends n submissions from the clients, each answered once
+// durable.
+func submitPhase(subs []*submitConn, n int, steps Steps) (phase, error) {
+	var next, done atomic.Int64
+	lat := make([]time.Duration, n)
+	errc := make(chan error, len(subs))
 	cpu0 := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -235,7 +292,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 					return
 				}
 				t0 := time.Now()
-				if _, err := sc.submit(one); err != nil {
+				if _, err := sc.submit(benchSpec); err != nil {
 					errc <- err
 					return
 				}
@@ -245,40 +302,20 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := processCPU() - cpu0
-	res.CPUPerSubmissionUs = float64(cpu.Microseconds()) / float64(n)
-	res.CPUCores = cpu.Seconds() / elapsed.Seconds()
-	if o.Profile != nil {
-		pprof.StopCPUProfile()
-	}
-	if o.Trace != nil {
-		trace.Stop()
-	}
-	if o.MemProfile != nil {
-		if err := pprof.Lookup("allocs").WriteTo(o.MemProfile, 0); err != nil {
-			b.stop()
-			return nil, err
-		}
-	}
-	cs := b.srv.CommitStats()
-	b.stop()
-	res.Commits = int(cs.Batches - before.Batches)
-	if res.Commits > 0 {
-		res.RecordsPerCommit = float64(cs.Records-before.Records) / float64(res.Commits)
-		res.CommitMeanMs = ms(cs.Time-before.Time) / float64(res.Commits)
-	}
+	p := phase{n: n, elapsed: time.Since(start), cpu: processCPU() - cpu0, lat: lat}
 	select {
 	case err := <-errc:
-		return nil, fmt.Errorf("submission: %w", err)
+		return p, fmt.Errorf("submission: %w", err)
 	default:
 	}
-	res.SubmissionsPerSec = float64(n) / elapsed.Seconds()
-	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	res.SubmitP50Ms = ms(lat[n/2])
-	res.SubmitP99Ms = ms(lat[min(n-1, n*99/100)])
+	slices.Sort(lat)
+	return p, nil
+}
 
-	b, err = startBenchServer(ctx, beat, secure)
+// gangRuns times runs 32-rank gangs on a fresh server, from submission to
+// running, each cancelled before the next.
+func gangRuns(ctx context.Context, beat time.Duration, secure bool, runs int, steps Steps) ([]float64, error) {
+	b, err := startBenchServer(ctx, beat, secure)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +324,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		return nil, err
 	}
 	gang := []byte(`{"apiVersion":"qun/v1","kind":"Job","name":"gang32","ranks":32,"chipsPerRank":1,"command":["sleep","3600"]}`)
+	var all []float64
 	for i := range runs {
 		steps.step("bench api: 32-rank gangs", i, runs)
 		t0 := time.Now()
@@ -297,7 +335,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		if err := waitState(ctx, b.c, j.ID, func(s api.JobState) bool { return s == api.JobRunning }); err != nil {
 			return nil, err
 		}
-		res.Gang32AllMs = append(res.Gang32AllMs, ms(time.Since(t0)))
+		all = append(all, ms(time.Since(t0)))
 		if _, err := b.c.CancelJob(ctx, j.ID); err != nil {
 			return nil, err
 		}
@@ -305,10 +343,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 			return nil, err
 		}
 	}
-	sorted := append([]float64(nil), res.Gang32AllMs...)
-	sort.Float64s(sorted)
-	res.Gang32SubmitToRun = sorted[len(sorted)/2]
-	return res, nil
+	return all, nil
 }
 
 // processCPU is the CPU time (user and system) this process has used.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"time"
 
@@ -102,30 +103,91 @@ type APIAuthComparison struct {
 	// submission (off ÷ on: below 1 when authentication costs CPU); with
 	// noise independent from run to run these vary less than the median
 	// of the per-round ratios.
-	SubmissionsRatioOfMedians float64   `json:"submissions_per_sec_ratio_of_medians"`
-	CPUPerSubmissionRatio     float64   `json:"cpu_per_submission_ratio"`
-	Gang32Ratios              []float64 `json:"gang32_ratios"`
-	Gang32Ratio               float64   `json:"gang32_ratio"`
+	SubmissionsRatioOfMedians float64 `json:"submissions_per_sec_ratio_of_medians"`
+	CPUPerSubmissionRatio     float64 `json:"cpu_per_submission_ratio"`
+	// Pooled over every phase of a mode: all its submissions over all its
+	// phases' time, and CPU time per submission; the pooled ratio (on ÷
+	// off) is the one the machine's drift disturbs least when the phases
+	// are short and many.
+	OffPooledSubmissionsPerSec float64   `json:"auth_off_pooled_submissions_per_sec"`
+	OnPooledSubmissionsPerSec  float64   `json:"auth_on_pooled_submissions_per_sec"`
+	OffPooledCPUPerSubmission  float64   `json:"auth_off_pooled_cpu_per_submission_us"`
+	OnPooledCPUPerSubmission   float64   `json:"auth_on_pooled_cpu_per_submission_us"`
+	PooledSubmissionsRatio     float64   `json:"pooled_submissions_per_sec_ratio"`
+	Gang32Ratios               []float64 `json:"gang32_ratios"`
+	Gang32Ratio                float64   `json:"gang32_ratio"`
 }
 
-// APICompareAuth runs the API benchmark rounds times with authentication
-// off and on, alternating (off, on, on, off, ...) so that a drift in load
-// falls on both; round i is the i-th run of each, back to back.
+// APICompareAuth runs the API benchmark with authentication off and on
+// side by side: both servers run at once in this process, and rounds
+// times each, alternating (off, on, on, off, ...), their clients send n
+// submissions while the other server's are idle, so that the machine's
+// drift, which on a shared machine is as large as the difference measured,
+// falls on both alike; round i is the i-th phase of each. Then each mode
+// times runs 32-rank gangs on a fresh server, once per round.
 func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duration, rounds int) (*APIAuthComparison, error) {
-	if rounds < 1 {
-		return nil, fmt.Errorf("rounds must be positive")
+	if rounds < 1 || n < 1 || clients < 1 || runs < 1 || beat <= 0 {
+		return nil, fmt.Errorf("rounds, submissions, clients, runs and heartbeat must be positive")
 	}
 	c := &APIAuthComparison{Rounds: rounds}
+	var servers [2]*benchServer
+	var subs [2][]*submitConn
+	defer func() {
+		for i, b := range servers {
+			if b != nil {
+				closeAll(subs[i])
+				b.stop()
+			}
+		}
+	}()
+	for i, secure := range []bool{false, true} {
+		b, err := startBenchServer(ctx, beat, secure)
+		if err != nil {
+			return nil, fmt.Errorf("auth %t: %w", secure, err)
+		}
+		servers[i] = b
+		if subs[i], err = b.submitters(ctx, clients); err != nil {
+			return nil, fmt.Errorf("auth %t: %w", secure, err)
+		}
+	}
 	for i := range 2 * rounds {
 		on := i%4 == 1 || i%4 == 2
-		r, err := APIWith(ctx, APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat, Secure: on}, nil)
+		k := 0
+		if on {
+			k = 1
+		}
+		before := servers[k].srv.CommitStats()
+		ph, err := submitPhase(subs[k], n, nil)
 		if err != nil {
 			return nil, fmt.Errorf("auth %t: %w", on, err)
+		}
+		r := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
+			AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true, Auth: on}
+		ph.fill(r)
+		cs := servers[k].srv.CommitStats()
+		if r.Commits = int(cs.Batches - before.Batches); r.Commits > 0 {
+			r.RecordsPerCommit = float64(cs.Records-before.Records) / float64(r.Commits)
+			r.CommitMeanMs = ms(cs.Time-before.Time) / float64(r.Commits)
 		}
 		if on {
 			c.On = append(c.On, r)
 		} else {
 			c.Off = append(c.Off, r)
+		}
+	}
+	for j := range rounds { // round j is Off[j] and On[j], in the order they ran
+		for _, on := range [][]bool{{false, true}, {true, false}}[j%2] {
+			r := c.Off[j]
+			if on {
+				r = c.On[j]
+			}
+			var err error
+			if r.Gang32AllMs, err = gangRuns(ctx, beat, on, runs, nil); err != nil {
+				return nil, fmt.Errorf("auth %t: %w", on, err)
+			}
+			sorted := append([]float64(nil), r.Gang32AllMs...)
+			sort.Float64s(sorted)
+			r.Gang32SubmitToRun = sorted[len(sorted)/2]
 		}
 	}
 	med := func(rs []*APIResult, f func(*APIResult) float64) float64 {
@@ -135,16 +197,28 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 		}
 		return median(v)
 	}
-	subs := func(r *APIResult) float64 { return r.SubmissionsPerSec }
+	rate := func(r *APIResult) float64 { return r.SubmissionsPerSec }
 	gang := func(r *APIResult) float64 { return r.Gang32SubmitToRun }
-	c.OffSubmissionsPerSec, c.OnSubmissionsPerSec = med(c.Off, subs), med(c.On, subs)
+	c.OffSubmissionsPerSec, c.OnSubmissionsPerSec = med(c.Off, rate), med(c.On, rate)
 	c.OffGang32Ms, c.OnGang32Ms = med(c.Off, gang), med(c.On, gang)
 	for i := range rounds {
-		c.SubmissionsRatios = append(c.SubmissionsRatios, subs(c.On[i])/subs(c.Off[i]))
+		c.SubmissionsRatios = append(c.SubmissionsRatios, rate(c.On[i])/rate(c.Off[i]))
 		c.Gang32Ratios = append(c.Gang32Ratios, gang(c.On[i])/gang(c.Off[i]))
 	}
 	c.SubmissionsRatio, c.Gang32Ratio = median(c.SubmissionsRatios), median(c.Gang32Ratios)
 	c.SubmissionsRatioOfMedians = c.OnSubmissionsPerSec / c.OffSubmissionsPerSec
+	pool := func(rs []*APIResult) (rate, cpu float64) {
+		var n, secs, us float64
+		for _, r := range rs {
+			n += float64(r.Submissions)
+			secs += float64(r.Submissions) / r.SubmissionsPerSec
+			us += r.CPUPerSubmissionUs * float64(r.Submissions)
+		}
+		return n / secs, us / n
+	}
+	c.OffPooledSubmissionsPerSec, c.OffPooledCPUPerSubmission = pool(c.Off)
+	c.OnPooledSubmissionsPerSec, c.OnPooledCPUPerSubmission = pool(c.On)
+	c.PooledSubmissionsRatio = c.OnPooledSubmissionsPerSec / c.OffPooledSubmissionsPerSec
 	cpu := func(r *APIResult) float64 { return r.CPUPerSubmissionUs }
 	c.CPUPerSubmissionRatio = med(c.Off, cpu) / med(c.On, cpu)
 	return c, nil

@@ -25,6 +25,8 @@ func benchCompareAuth(cmd *cobra.Command, out output, n, clients, runs int, beat
 		c.OffSubmissionsPerSec, c.OnSubmissionsPerSec, ratios(c.SubmissionsRatios), c.SubmissionsRatio)
 	fmt.Fprintf(w, "                          ratio of the medians %.3f; CPU per submission off/on %.3f\n",
 		c.SubmissionsRatioOfMedians, c.CPUPerSubmissionRatio)
+	fmt.Fprintf(w, "pooled over all phases:   auth off %.0f/s (%.0f µs CPU each), on %.0f/s (%.0f µs); on/off %.3f\n",
+		c.OffPooledSubmissionsPerSec, c.OffPooledCPUPerSubmission, c.OnPooledSubmissionsPerSec, c.OnPooledCPUPerSubmission, c.PooledSubmissionsRatio)
 	fmt.Fprintf(w, "32-rank gang → running:   auth off %.1f ms, on %.1f ms; on/off per round %s, median %.3f\n",
 		c.OffGang32Ms, c.OnGang32Ms, ratios(c.Gang32Ratios), c.Gang32Ratio)
 	return nil
