@@ -36,15 +36,9 @@ type Entry struct {
 
 const hashSuffixLen = len(`,"hash":"`) + hashLen + len(`"}`)
 
-// encodeEntry returns the line (with its newline) and hash of e.
-func encodeEntry(e Entry) ([]byte, string, error) {
-	line, h := appendEntry(nil, e)
-	return line, h, nil
-}
-
 // appendEntry appends the line of e (with its newline) to dst and returns
 // it with the entry's hash. The body is what json.Marshal(e) gives, byte
-// for byte (TestAppendEntryIsJSONMarshal, FuzzAuditEntry), written without
+// for byte (FuzzAppendEntryIsJSONMarshal, FuzzAuditEntry), written without
 // reflection: every mutating request appends one.
 func appendEntry(dst []byte, e Entry) ([]byte, string) {
 	start := len(dst)

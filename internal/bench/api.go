@@ -13,7 +13,6 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -187,8 +186,7 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 	if n < 1 || clients < 1 || runs < 1 || beat <= 0 {
 		return nil, fmt.Errorf("submissions, clients, runs and heartbeat must be positive")
 	}
-	res := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
-		AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true, Auth: secure}
+	res := newAPIResult(o)
 
 	b, err := startBenchServer(ctx, beat, secure)
 	if err != nil {
@@ -237,20 +235,28 @@ func APIWith(ctx context.Context, o APIOptions, steps Steps) (*APIResult, error)
 		return nil, err
 	}
 	ph.fill(res)
-	cs := b.srv.CommitStats()
+	res.commits(before, b.srv.CommitStats())
 	b.stop()
-	res.Commits = int(cs.Batches - before.Batches)
-	if res.Commits > 0 {
-		res.RecordsPerCommit = float64(cs.Records-before.Records) / float64(res.Commits)
-		res.CommitMeanMs = ms(cs.Time-before.Time) / float64(res.Commits)
-	}
 	if res.Gang32AllMs, err = gangRuns(ctx, beat, secure, runs, steps); err != nil {
 		return nil, err
 	}
-	sorted := append([]float64(nil), res.Gang32AllMs...)
-	sort.Float64s(sorted)
-	res.Gang32SubmitToRun = sorted[len(sorted)/2]
+	res.Gang32SubmitToRun = median(res.Gang32AllMs)
 	return res, nil
+}
+
+// newAPIResult is the result of a run with options o, before its figures.
+func newAPIResult(o APIOptions) *APIResult {
+	return &APIResult{Cores: runtime.NumCPU(), Submissions: o.Submissions, Clients: o.Clients, Gang32Runs: o.Runs,
+		Agents: 4, AgentHeartbeatMs: float64(o.Heartbeat) / 1e6, DurableFsyncCommit: true, Auth: o.Secure}
+}
+
+// commits sets the group-commit figures from the server's counts before
+// and after the submissions.
+func (r *APIResult) commits(before, after server.CommitStats) {
+	if r.Commits = int(after.Batches - before.Batches); r.Commits > 0 {
+		r.RecordsPerCommit = float64(after.Records-before.Records) / float64(r.Commits)
+		r.CommitMeanMs = ms(after.Time-before.Time) / float64(r.Commits)
+	}
 }
 
 // benchSpec is the submitted job: one chip, so the pool fills at once and

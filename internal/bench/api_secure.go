@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"time"
 
@@ -161,14 +160,9 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 		if err != nil {
 			return nil, fmt.Errorf("auth %t: %w", on, err)
 		}
-		r := &APIResult{Cores: runtime.NumCPU(), Submissions: n, Clients: clients, Gang32Runs: runs, Agents: 4,
-			AgentHeartbeatMs: float64(beat) / 1e6, DurableFsyncCommit: true, Auth: on}
+		r := newAPIResult(APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat, Secure: on})
 		ph.fill(r)
-		cs := servers[k].srv.CommitStats()
-		if r.Commits = int(cs.Batches - before.Batches); r.Commits > 0 {
-			r.RecordsPerCommit = float64(cs.Records-before.Records) / float64(r.Commits)
-			r.CommitMeanMs = ms(cs.Time-before.Time) / float64(r.Commits)
-		}
+		r.commits(before, servers[k].srv.CommitStats())
 		if on {
 			c.On = append(c.On, r)
 		} else {
@@ -185,9 +179,7 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 			if r.Gang32AllMs, err = gangRuns(ctx, beat, on, runs, nil); err != nil {
 				return nil, fmt.Errorf("auth %t: %w", on, err)
 			}
-			sorted := append([]float64(nil), r.Gang32AllMs...)
-			sort.Float64s(sorted)
-			r.Gang32SubmitToRun = sorted[len(sorted)/2]
+			r.Gang32SubmitToRun = median(r.Gang32AllMs)
 		}
 	}
 	med := func(rs []*APIResult, f func(*APIResult) float64) float64 {

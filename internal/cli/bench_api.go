@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -43,29 +44,19 @@ medians and the ratios on/off.`,
 				return badInput("--submissions, --clients, --runs and --heartbeat must be positive")
 			}
 			opts := bench.APIOptions{Submissions: n, Clients: clients, Runs: runs, Heartbeat: beat, Secure: authOn}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
+			for _, out := range []struct {
+				path string
+				w    *io.Writer
+			}{{cpuprofile, &opts.Profile}, {memprofile, &opts.MemProfile}, {tracefile, &opts.Trace}} {
+				if out.path == "" {
+					continue
+				}
+				f, err := os.Create(out.path)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				opts.Profile = f
-			}
-			if memprofile != "" {
-				f, err := os.Create(memprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				opts.MemProfile = f
-			}
-			if tracefile != "" {
-				f, err := os.Create(tracefile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				opts.Trace = f
+				*out.w = f
 			}
 			serverProcs() // the in-process server runs as qun server does
 			if compare < 0 {

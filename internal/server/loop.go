@@ -74,6 +74,7 @@ func (s *Server) cycle(depth int) {
 		return
 	}
 	now := s.clock.Now()
+	s.pruneBySeq()
 	if !s.anyPending() {
 		// Nothing to decide: a cycle without pending jobs plans nothing
 		// (sched's TestNothingPendingNothingPlanned). The fair-share
@@ -110,8 +111,8 @@ func (s *Server) cycle(depth int) {
 
 // snapshot builds the scheduler's input, its pending jobs in sequence
 // order (the order of their IDs, cmpID), which bySeq keeps without a sort.
-// It drops the jobs that ended since the last snapshot from bySeq. Callers
-// hold mu; the snapshot shares nothing the server mutates afterwards.
+// Callers hold mu and have pruned bySeq; the snapshot shares nothing the
+// server mutates afterwards.
 func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 	t := s.cfg.Pool
 	st := s.st.Clone()
@@ -136,30 +137,36 @@ func (s *Server) snapshot(now time.Time) *sched.Snapshot {
 		}
 	}
 	slices.Sort(snap.Cordoned)
-	live := s.bySeq[:0]
 	snap.Pending = make([]*sched.Job, 0, len(s.bySeq))
 	for _, j := range s.bySeq {
-		if s.active[j.ID] != j {
-			continue // ended
-		}
-		live = append(live, j)
 		if j.LC.Schedulable() {
 			snap.Pending = append(snap.Pending, s.pendingView(j))
 		}
 	}
-	clear(s.bySeq[len(live):])
-	s.bySeq = live
 	snap.Running = s.runningViews(now)
 	s.advanceUsage(now, snap.Running)
 	snap.Usage = s.usageCopy()
 	return snap
 }
 
-// anyPending reports whether some active job waits to be scheduled.
+// pruneBySeq drops the jobs that ended since the last cycle from bySeq.
 // Callers hold mu.
+func (s *Server) pruneBySeq() {
+	live := s.bySeq[:0]
+	for _, j := range s.bySeq {
+		if s.active[j.ID] == j {
+			live = append(live, j)
+		}
+	}
+	clear(s.bySeq[len(live):])
+	s.bySeq = live
+}
+
+// anyPending reports whether some active job waits to be scheduled.
+// Callers hold mu and have pruned bySeq.
 func (s *Server) anyPending() bool {
 	for _, j := range s.bySeq {
-		if s.active[j.ID] == j && j.LC.Schedulable() {
+		if j.LC.Schedulable() {
 			return true
 		}
 	}

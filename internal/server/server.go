@@ -105,7 +105,7 @@ type Server struct {
 	jobs   map[string]*jobRec // every job
 	active map[string]*jobRec // jobs not yet in a terminal state
 	// bySeq is the active jobs in sequence order, and those that ended
-	// since the last snapshot, which drops them (snapshot in loop.go).
+	// since the last cycle, which drops them (pruneBySeq in loop.go).
 	bySeq  []*jobRec
 	placed map[string]*jobRec // jobs holding an allocation
 	nodes  map[string]*nodeRec
