@@ -72,6 +72,11 @@ type APIResult struct {
 	Commits            int     `json:"commits"`
 	RecordsPerCommit   float64 `json:"records_per_commit"`
 	CommitMeanMs       float64 `json:"commit_mean_ms"`
+	// AuditCommits is the audit log's batches (one fsync each) in the
+	// same time, AuditRecordsPerCommit their mean size; zero without
+	// authentication.
+	AuditCommits          int     `json:"audit_commits"`
+	AuditRecordsPerCommit float64 `json:"audit_records_per_commit"`
 }
 
 // benchServer is an in-process server with four fake agents.
@@ -256,6 +261,9 @@ func (r *APIResult) commits(before, after server.CommitStats) {
 	if r.Commits = int(after.Batches - before.Batches); r.Commits > 0 {
 		r.RecordsPerCommit = float64(after.Records-before.Records) / float64(r.Commits)
 		r.CommitMeanMs = ms(after.Time-before.Time) / float64(r.Commits)
+	}
+	if r.AuditCommits = int(after.Audit.Batches - before.Audit.Batches); r.AuditCommits > 0 {
+		r.AuditRecordsPerCommit = float64(after.Audit.Entries-before.Audit.Entries) / float64(r.AuditCommits)
 	}
 }
 

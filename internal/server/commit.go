@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/auth"
 	"github.com/qunhq/qun/internal/state"
 )
 
@@ -59,11 +60,16 @@ type CommitStats struct {
 	Batches uint64        // Durable.Commit calls (one fsync each on bbolt)
 	Records uint64        // records written or deleted in them
 	Time    time.Duration // spent in Durable.Commit
+	Audit   auth.LogStats // the audit log's batches (one fsync each) and entries; zero without authentication
 }
 
 // CommitStats returns the committer's counts.
 func (s *Server) CommitStats() CommitStats {
-	return CommitStats{Batches: s.cm.batches.Load(), Records: s.cm.records.Load(), Time: time.Duration(s.cm.commitNanos.Load())}
+	st := CommitStats{Batches: s.cm.batches.Load(), Records: s.cm.records.Load(), Time: time.Duration(s.cm.commitNanos.Load())}
+	if s.cfg.Auth != nil && s.cfg.Auth.Audit != nil {
+		st.Audit = s.cfg.Auth.Audit.Stats()
+	}
+	return st
 }
 
 // queue ends a change made under mu: whatever it marked is written by the
@@ -204,6 +210,11 @@ func (s *Server) flush() error {
 	recs, gen, err := s.collect(s.clock.Now())
 	ch := s.cm.seal(gen)
 	s.mu.Unlock()
+	if s.cfg.Auth != nil && s.cfg.Auth.Audit != nil {
+		// The audit entries of the requests in this batch (enqueued as
+		// they changed the state, auditEarly) are fsynced beside it.
+		s.cfg.Auth.Audit.Cut()
+	}
 	if n := len(recs.Jobs) + len(recs.Nodes) + len(recs.Server); err == nil && n > 0 {
 		t0 := time.Now()
 		err = s.store.Commit(recs)
