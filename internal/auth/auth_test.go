@@ -264,3 +264,24 @@ func TestCertificates(t *testing.T) {
 		t.Errorf("signed certificate names %q, want the node the CA chose, n0", c.Subject.CommonName)
 	}
 }
+
+// TestSecretMatches: the allocation-free comparison agrees with comparing
+// hashSecret's output, for the right secret, a changed one, a changed
+// hash and wrong lengths; and it allocates nothing.
+func TestSecretMatches(t *testing.T) {
+	tok := newToken(false, "")
+	hash := hashSecret(tok.Secret)
+	other := newToken(false, "").Secret
+	flip := []byte(hash)
+	flip[len(flip)-1] ^= 1
+	for _, c := range []struct {
+		secret, hash string
+	}{{tok.Secret, hash}, {other, hash}, {tok.Secret, string(flip)}, {tok.Secret[1:], hash}, {tok.Secret, hash[1:]}, {"", ""}} {
+		if got, want := secretMatches(c.secret, c.hash), hashSecret(c.secret) == c.hash; got != want {
+			t.Errorf("secretMatches(%q, %q) = %v, want %v", c.secret, c.hash, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { secretMatches(tok.Secret, hash) }); n != 0 {
+		t.Errorf("secretMatches allocates %v times per call", n)
+	}
+}

@@ -48,7 +48,7 @@ func (r *Record) MayQueue(queue string) bool {
 		return true
 	}
 	for _, q := range r.Queues {
-		if queue == q || strings.HasPrefix(queue, q+"/") {
+		if strings.HasPrefix(queue, q) && (len(queue) == len(q) || queue[len(q)] == '/') {
 			return true
 		}
 	}
