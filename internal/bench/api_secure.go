@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qunhq/qun/api"
@@ -129,25 +132,10 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 		return nil, fmt.Errorf("rounds, submissions, clients, runs and heartbeat must be positive")
 	}
 	c := &APIAuthComparison{Rounds: rounds}
-	var servers [2]*benchServer
-	var subs [2][]*submitConn
-	defer func() {
-		for i, b := range servers {
-			if b != nil {
-				closeAll(subs[i])
-				b.stop()
-			}
-		}
-	}()
-	for i, secure := range []bool{false, true} {
-		b, err := startBenchServer(ctx, beat, secure)
-		if err != nil {
-			return nil, fmt.Errorf("auth %t: %w", secure, err)
-		}
-		servers[i] = b
-		if subs[i], err = b.submitters(ctx, clients); err != nil {
-			return nil, fmt.Errorf("auth %t: %w", secure, err)
-		}
+	servers, subs, stop, err := startPair(ctx, beat, clients)
+	defer stop()
+	if err != nil {
+		return nil, err
 	}
 	for i := range 2 * rounds {
 		on := i%4 == 1 || i%4 == 2
@@ -213,6 +201,113 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 	c.PooledSubmissionsRatio = c.OnPooledSubmissionsPerSec / c.OffPooledSubmissionsPerSec
 	cpu := func(r *APIResult) float64 { return r.CPUPerSubmissionUs }
 	c.CPUPerSubmissionRatio = med(c.Off, cpu) / med(c.On, cpu)
+	return c, nil
+}
+
+// startPair starts the two servers of a comparison, authentication off
+// (index 0) and on (1), with clients submitters each; stop stops whatever
+// was started, also after an error.
+func startPair(ctx context.Context, beat time.Duration, clients int) (servers [2]*benchServer, subs [2][]*submitConn, stop func(), err error) {
+	stop = func() {
+		for i, b := range servers {
+			if b != nil {
+				closeAll(subs[i])
+				b.stop()
+			}
+		}
+	}
+	for i, secure := range []bool{false, true} {
+		b, err := startBenchServer(ctx, beat, secure)
+		if err != nil {
+			return servers, subs, stop, fmt.Errorf("auth %t: %w", secure, err)
+		}
+		servers[i] = b
+		if subs[i], err = b.submitters(ctx, clients); err != nil {
+			return servers, subs, stop, fmt.Errorf("auth %t: %w", secure, err)
+		}
+	}
+	return servers, subs, stop, nil
+}
+
+// APISideBySide is `qun bench api --side-by-side W`: the servers with
+// authentication off and on run at once in this process, as in
+// APICompareAuth, but their clients submit at the same time, for windows
+// of W, rounds times. Both modes then share every moment of the machine,
+// its drift included, and the CPU; the one that needs more CPU per
+// submission acknowledges fewer. Only answers acknowledged within a window
+// count.
+type APISideBySide struct {
+	Cores   int     `json:"cores"`
+	Clients int     `json:"clients"` // per mode
+	Rounds  int     `json:"rounds"`
+	WindowS float64 `json:"window_s"`
+	// Acknowledged submissions of each round's window, per mode.
+	Off []int `json:"auth_off_counts"`
+	On  []int `json:"auth_on_counts"`
+	// All rounds: submissions per second of each mode while both ran.
+	OffPerSec float64 `json:"auth_off_submissions_per_sec"`
+	OnPerSec  float64 `json:"auth_on_submissions_per_sec"`
+	// On ÷ off of each round, their median, and of the totals.
+	Ratios      []float64 `json:"submissions_ratios"`
+	Ratio       float64   `json:"submissions_ratio"`
+	PooledRatio float64   `json:"pooled_submissions_ratio"`
+}
+
+// APISideBySideRun runs APISideBySide.
+func APISideBySideRun(ctx context.Context, clients, rounds int, window, beat time.Duration) (*APISideBySide, error) {
+	if rounds < 1 || clients < 1 || window <= 0 || beat <= 0 {
+		return nil, fmt.Errorf("rounds, clients, window and heartbeat must be positive")
+	}
+	_, subs, stop, err := startPair(ctx, beat, clients)
+	defer stop()
+	if err != nil {
+		return nil, err
+	}
+	c := &APISideBySide{Cores: runtime.NumCPU(), Clients: clients, Rounds: rounds, WindowS: window.Seconds()}
+	var offAll, onAll int
+	for range rounds {
+		var counts [2]atomic.Int64
+		var wg sync.WaitGroup
+		errc := make(chan error, 2*clients)
+		start := make(chan struct{})
+		var end time.Time
+		for k := range 2 {
+			for _, sc := range subs[k] {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					for time.Now().Before(end) {
+						if _, err := sc.submit(benchSpec); err != nil {
+							errc <- err
+							return
+						}
+						if time.Now().Before(end) {
+							counts[k].Add(1)
+						}
+					}
+				}()
+			}
+		}
+		end = time.Now().Add(window)
+		close(start)
+		wg.Wait()
+		select {
+		case err := <-errc:
+			return nil, fmt.Errorf("submission: %w", err)
+		default:
+		}
+		off, on := int(counts[0].Load()), int(counts[1].Load())
+		if off == 0 || on == 0 {
+			return nil, fmt.Errorf("a window of %v acknowledged %d submissions without authentication and %d with it; make it longer", window, off, on)
+		}
+		c.Off, c.On = append(c.Off, off), append(c.On, on)
+		c.Ratios = append(c.Ratios, float64(on)/float64(off))
+		offAll, onAll = offAll+off, onAll+on
+	}
+	secs := window.Seconds() * float64(rounds)
+	c.OffPerSec, c.OnPerSec = float64(offAll)/secs, float64(onAll)/secs
+	c.Ratio, c.PooledRatio = median(c.Ratios), float64(onAll)/float64(offAll)
 	return c, nil
 }
 

@@ -17,6 +17,7 @@ func newBenchAPICmd() *cobra.Command {
 	var cpuprofile, tracefile, memprofile string
 	var authOn bool
 	var compare int
+	var sideBySide time.Duration
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Measure the server's API: submissions per second and 32-rank gang start latency",
@@ -34,7 +35,9 @@ clients submit with a submitter token of queue default, the agents enrol
 with join tokens and speak mTLS, and every submission is audited (fsynced).
 --auth=false serves plain HTTP on loopback without authentication.
 --compare-auth R runs both, interleaved R rounds each, and reports the
-medians and the ratios on/off.`,
+medians and the ratios on/off. --side-by-side W runs both at the same time,
+their clients submitting together for windows of W (R rounds), so that both
+share every moment of the machine, and reports the ratio of their counts.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
@@ -61,6 +64,12 @@ medians and the ratios on/off.`,
 			serverProcs() // the in-process server runs as qun server does
 			if compare < 0 {
 				return badInput("--compare-auth %d: want 0 (off) or a number of rounds", compare)
+			}
+			if sideBySide < 0 {
+				return badInput("--side-by-side %v: want 0 (off) or a window", sideBySide)
+			}
+			if sideBySide > 0 {
+				return benchSideBySide(cmd, out, clients, max(compare, 1), sideBySide, beat) // bench_api_auth.go
 			}
 			if compare > 0 {
 				return benchCompareAuth(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
@@ -92,5 +101,6 @@ medians and the ratios on/off.`,
 	cmd.Flags().StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the submissions phase to this file")
 	cmd.Flags().BoolVar(&authOn, "auth", true, "TLS, tokens, node certificates and the audit log, as qun server; false: plain HTTP on loopback")
 	cmd.Flags().IntVar(&compare, "compare-auth", 0, "run with authentication off and on, interleaved, this many rounds each, and report both and the ratios")
+	cmd.Flags().DurationVar(&sideBySide, "side-by-side", 0, "run with authentication off and on at the same time, for windows this long (--compare-auth rounds, default 1), and report both and the ratios")
 	return cmd
 }

@@ -32,6 +32,22 @@ func benchCompareAuth(cmd *cobra.Command, out output, n, clients, runs int, beat
 	return nil
 }
 
+// benchSideBySide runs `qun bench api --side-by-side W`.
+func benchSideBySide(cmd *cobra.Command, out output, clients, rounds int, window, beat time.Duration) error {
+	c, err := bench.APISideBySideRun(cmd.Context(), clients, rounds, window, beat)
+	if err != nil {
+		return err
+	}
+	if out.json() {
+		return writeJSON(cmd.OutOrStdout(), c)
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "%d cores; %d rounds of %v, authentication off and on at the same time, %d clients each:\n", c.Cores, c.Rounds, window, c.Clients)
+	fmt.Fprintf(w, "submissions/s:  auth off %.0f, on %.0f; on/off %.3f (per round %s, median %.3f)\n",
+		c.OffPerSec, c.OnPerSec, c.PooledRatio, ratios(c.Ratios), c.Ratio)
+	return nil
+}
+
 func onOff(b bool) string {
 	if b {
 		return "on"

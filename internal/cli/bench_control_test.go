@@ -24,3 +24,19 @@ func TestBenchControlRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchAPIRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--submissions", "0"}, "--submissions"},
+		{[]string{"--compare-auth", "-1"}, "--compare-auth -1"},
+		{[]string{"--side-by-side", "-1s"}, "--side-by-side -1s"},
+	} {
+		code, _, stderr := run(t, append([]string{"bench", "api"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("bench api %v: exit %d, stderr %q; want 2 naming %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
