@@ -18,6 +18,7 @@ func newBenchAPICmd() *cobra.Command {
 	var authOn bool
 	var compare int
 	var sideBySide time.Duration
+	var processes bool
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Measure the server's API: submissions per second and 32-rank gang start latency",
@@ -37,7 +38,10 @@ with join tokens and speak mTLS, and every submission is audited (fsynced).
 --compare-auth R runs both, interleaved R rounds each, and reports the
 medians and the ratios on/off. --side-by-side W runs both at the same time,
 their clients submitting together for windows of W (R rounds), so that both
-share every moment of the machine, and reports the ratio of their counts.`,
+share every moment of the machine, and reports the ratio of their counts.
+--compare-auth R --processes runs this benchmark itself 2R times, one
+process per run, alternating off, on, on, off, and reports the medians and
+the ratio on/off with a 90% bootstrap interval.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
@@ -71,6 +75,12 @@ share every moment of the machine, and reports the ratio of their counts.`,
 			if sideBySide > 0 {
 				return benchSideBySide(cmd, out, clients, max(compare, 1), sideBySide, beat) // bench_api_auth.go
 			}
+			if processes {
+				if compare < 1 {
+					return badInput("--processes needs --compare-auth R, the runs of each mode")
+				}
+				return benchCompareProcesses(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
+			}
 			if compare > 0 {
 				return benchCompareAuth(cmd, out, n, clients, runs, beat, compare) // bench_api_auth.go
 			}
@@ -101,6 +111,7 @@ share every moment of the machine, and reports the ratio of their counts.`,
 	cmd.Flags().StringVar(&tracefile, "trace", "", "write an execution trace (go tool trace) of the submissions phase to this file")
 	cmd.Flags().BoolVar(&authOn, "auth", true, "TLS, tokens, node certificates and the audit log, as qun server; false: plain HTTP on loopback")
 	cmd.Flags().IntVar(&compare, "compare-auth", 0, "run with authentication off and on, interleaved, this many rounds each, and report both and the ratios")
+	cmd.Flags().BoolVar(&processes, "processes", false, "with --compare-auth R: run the whole benchmark R times with authentication off and R times on, one process per run, alternating, and report the medians and the ratio with its 90% bootstrap interval")
 	cmd.Flags().DurationVar(&sideBySide, "side-by-side", 0, "run with authentication off and on at the same time, for windows this long (--compare-auth rounds, default 1), and report both and the ratios")
 	return cmd
 }

@@ -33,6 +33,7 @@ func TestBenchAPIRefusesBadFlags(t *testing.T) {
 		{[]string{"--submissions", "0"}, "--submissions"},
 		{[]string{"--compare-auth", "-1"}, "--compare-auth -1"},
 		{[]string{"--side-by-side", "-1s"}, "--side-by-side -1s"},
+		{[]string{"--processes"}, "--processes needs --compare-auth"},
 	} {
 		code, _, stderr := run(t, append([]string{"bench", "api"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
