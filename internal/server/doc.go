@@ -32,7 +32,9 @@
 // answers do. Batches are written in order, one at a time. Each batch has
 // a channel closed when it is durable: a waiter sleeps on its own batch's
 // and wakes once (seal, publish), so a batch's fsync wakes its requests and
-// no others.
+// no others. With authentication, the committer also cuts the audit log's
+// batch as it starts each commit: the audit entries of the requests in it,
+// enqueued as they changed the state, are fsynced beside it.
 //
 // The two goroutines that mostly wait in fsync (the committer and the audit
 // log's writer) each keep a P while blocked; a process serving the API runs
