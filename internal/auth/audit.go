@@ -118,11 +118,10 @@ func decodeEntry(line []byte) (Entry, string, error) {
 // the requests in that commit are fsynced beside it, one audit fsync per
 // state commit rather than one per gap in the writer's work (an fsync
 // costs the kernel 100–150 µs of CPU on the 2-core test machine:
-// BenchmarkAuditSync). One
-// writer goroutine, started when a batch is wanted and running while
-// wanted batches wait, writes them one at a time. Each batch has a
-// channel, closed once it is durable (or the log failed), so a waiter
-// wakes once, for its own batch.
+// BenchmarkAuditSync). One writer goroutine, started when a batch is
+// wanted and running while wanted batches wait, writes them one at a time.
+// Each batch has a channel, closed once it is durable (or the log failed),
+// so a waiter wakes once, for its own batch.
 type Log struct {
 	f, head *os.File
 
