@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qunhq/qun/api"
+	"github.com/qunhq/qun/internal/auth"
 	"github.com/qunhq/qun/internal/job/jobtest"
 	"github.com/qunhq/qun/internal/server/fakeagent"
 	"github.com/qunhq/qun/internal/testbin"
@@ -72,8 +73,9 @@ func (p *serverProc) stop() {
 // It checks that every acknowledged job is there after each restart, that
 // no agent is ever told to run two ranks on one device, that every rank an
 // agent ran belongs to a job the server has placed (never one it forgot),
-// that the agents end up running exactly what the server has placed, and
-// that every job finally succeeds.
+// that the agents end up running exactly what the server has placed, that
+// the audit log each kill leaves is intact and holds every acknowledged
+// submission, and that every job finally succeeds.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the qun binary")
@@ -131,6 +133,7 @@ func TestCrashRecovery(t *testing.T) {
 			time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
 			p.kill()
 			burst.Wait()
+			checkAudited(t, filepath.Join(dir, "data", auth.AuditFile), len(acked))
 			p.start()
 			checkAcked(t, c, acked)
 			continue
@@ -211,6 +214,29 @@ func jobSpec(t *testing.T, chips int) []byte {
 }
 
 // checkAcked fails unless every acknowledged job is on the server.
+// checkAudited checks the audit log a killed server left: its chain is
+// intact, and it holds a successful submission for every acknowledged one
+// (each was answered only once its entry was on disk; an entry names no job,
+// so the entries are counted).
+func checkAudited(t *testing.T, path string, acked int) {
+	t.Helper()
+	if _, _, err := auth.Verify(path); err != nil {
+		t.Fatalf("the audit log after a kill: %v", err)
+	}
+	submitted := 0
+	if err := auth.Scan(path, func(e auth.Entry) error {
+		if e.Action == "POST /v1/jobs" && e.Status == 201 {
+			submitted++
+		}
+		return nil
+	}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if submitted < acked {
+		t.Fatalf("the audit log after a kill holds %d successful submissions, %d were acknowledged", submitted, acked)
+	}
+}
+
 func checkAcked(t *testing.T, c *api.Client, acked []string) {
 	t.Helper()
 	l, err := c.ListJobs(context.Background(), api.ListJobsOptions{})
