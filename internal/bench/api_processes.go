@@ -70,9 +70,7 @@ func APICompareProcesses(ctx context.Context, run APIRunner, rounds int, steps S
 			c.Off = append(c.Off, r)
 		}
 	}
-	rate := func(r *APIResult) float64 { return r.SubmissionsPerSec }
-	cpu := func(r *APIResult) float64 { return r.CPUPerSubmissionUs }
-	gang := func(r *APIResult) float64 { return r.Gang32SubmitToRun }
+	rate, cpu, gang := (*APIResult).rate, (*APIResult).cpu, (*APIResult).gang
 	off, on := figures(c.Off, rate), figures(c.On, rate)
 	c.OffSubmissionsPerSec, c.OnSubmissionsPerSec = median(off), median(on)
 	c.OffCPUPerSubmission, c.OnCPUPerSubmission = median(figures(c.Off, cpu)), median(figures(c.On, cpu))
@@ -84,6 +82,12 @@ func APICompareProcesses(ctx context.Context, run APIRunner, rounds int, steps S
 	return c, nil
 }
 
+// The figures the comparisons take medians of.
+func (r *APIResult) rate() float64 { return r.SubmissionsPerSec }
+func (r *APIResult) cpu() float64  { return r.CPUPerSubmissionUs }
+func (r *APIResult) gang() float64 { return r.Gang32SubmitToRun }
+
+// figures is f of each of rs.
 func figures(rs []*APIResult, f func(*APIResult) float64) []float64 {
 	v := make([]float64, len(rs))
 	for i, r := range rs {

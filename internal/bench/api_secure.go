@@ -170,15 +170,8 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 			r.Gang32SubmitToRun = median(r.Gang32AllMs)
 		}
 	}
-	med := func(rs []*APIResult, f func(*APIResult) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		return median(v)
-	}
-	rate := func(r *APIResult) float64 { return r.SubmissionsPerSec }
-	gang := func(r *APIResult) float64 { return r.Gang32SubmitToRun }
+	med := func(rs []*APIResult, f func(*APIResult) float64) float64 { return median(figures(rs, f)) }
+	rate, gang := (*APIResult).rate, (*APIResult).gang
 	c.OffSubmissionsPerSec, c.OnSubmissionsPerSec = med(c.Off, rate), med(c.On, rate)
 	c.OffGang32Ms, c.OnGang32Ms = med(c.Off, gang), med(c.On, gang)
 	for i := range rounds {
@@ -199,8 +192,7 @@ func APICompareAuth(ctx context.Context, n, clients, runs int, beat time.Duratio
 	c.OffPooledSubmissionsPerSec, c.OffPooledCPUPerSubmission = pool(c.Off)
 	c.OnPooledSubmissionsPerSec, c.OnPooledCPUPerSubmission = pool(c.On)
 	c.PooledSubmissionsRatio = c.OnPooledSubmissionsPerSec / c.OffPooledSubmissionsPerSec
-	cpu := func(r *APIResult) float64 { return r.CPUPerSubmissionUs }
-	c.CPUPerSubmissionRatio = med(c.Off, cpu) / med(c.On, cpu)
+	c.CPUPerSubmissionRatio = med(c.Off, (*APIResult).cpu) / med(c.On, (*APIResult).cpu)
 	return c, nil
 }
 

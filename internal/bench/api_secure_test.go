@@ -93,8 +93,7 @@ func TestAPICompareProcesses(t *testing.T) {
 	if c.CPUPerSubmissionRatio != 0.8 || c.Gang32Ratio != 1 {
 		t.Errorf("CPU ratio %g, gang ratio %g; want 0.8 and 1", c.CPUPerSubmissionRatio, c.Gang32Ratio)
 	}
-	rate := func(r *APIResult) float64 { return r.SubmissionsPerSec }
-	if again := bootstrapRatio(figures(c.Off, rate), figures(c.On, rate), bootstrapResamples); again != c.SubmissionsRatio90 {
+	if again := bootstrapRatio(figures(c.Off, (*APIResult).rate), figures(c.On, (*APIResult).rate), bootstrapResamples); again != c.SubmissionsRatio90 {
 		t.Errorf("the bootstrap of the same runs gave %v, then %v", c.SubmissionsRatio90, again)
 	}
 	bad := func(context.Context, bool) (*APIResult, error) { return &APIResult{Auth: true}, nil }

@@ -1,20 +1,12 @@
 package bench
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // BenchmarkHTTPRoundTrip is BenchmarkLoopbackRoundTrip through the
@@ -27,16 +19,7 @@ import (
 //
 //	go test ./internal/bench -run '^$' -bench HTTPRoundTrip -benchtime 100000x
 func BenchmarkHTTPRoundTrip(b *testing.B) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cert := loopbackCert(b)
 	answer := []byte(`{"id":"j-000001","name":"bench","queue":"default","state":"pending",` + strings.Repeat(`"x":"y",`, 100) + `"ranks":1}`)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -57,7 +40,7 @@ func BenchmarkHTTPRoundTrip(b *testing.B) {
 			hs := &http.Server{Handler: h}
 			bs := &benchServer{addr: ln.Addr().String()}
 			if secure {
-				hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
+				hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 				bs.tls = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13} // the test's own certificate
 				go hs.ServeTLS(ln, "", "")
 			} else {
@@ -69,24 +52,10 @@ func BenchmarkHTTPRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer closeAll(subs)
-			per := max(1, b.N/len(subs))
-			b.ResetTimer()
-			cpu0 := processCPU()
-			var wg sync.WaitGroup
-			for _, s := range subs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for range per {
-						if _, err := s.submit(benchSpec); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(per*len(subs)), "cpu-µs/op")
+			roundTrips(b, len(subs), func(i int) error {
+				_, err := subs[i].submit(benchSpec)
+				return err
+			})
 		})
 	}
 }
